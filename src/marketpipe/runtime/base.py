@@ -36,6 +36,8 @@ class LocalService(ABC):
     """A service marketpipe can run on this machine (PostgreSQL, Redis, Kafka, the sandbox)."""
 
     name: str
+    #: Signal that asks the server for a clean but prompt shutdown.
+    stop_signal: int = signal.SIGTERM
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -101,7 +103,7 @@ class LocalService(ABC):
         pid = int(state["pid"])  # type: ignore[call-overload]
         stopped = False
         if _pid_alive(pid):
-            _terminate(pid, timeout)
+            _terminate(pid, timeout, self.stop_signal)
             stopped = True
         self.state_file.unlink(missing_ok=True)
         return stopped
@@ -135,9 +137,9 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def _terminate(pid: int, timeout: float, sig: int = signal.SIGTERM) -> None:
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
