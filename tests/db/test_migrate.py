@@ -42,7 +42,7 @@ def test_failing_migration_is_rolled_back_and_named(
         Migration("9999_broken.sql", "CREATE TABLE half_done (x int); SELECT 1/0;"),
     ]
     monkeypatch.setattr("marketpipe.db.migrator.available_migrations", lambda: broken)
-    with pytest.raises(MigrationError, match="9999_broken.sql"):
+    with pytest.raises(MigrationError, match=r"9999_broken\.sql"):
         migrate(db)
     assert db.execute("SELECT to_regclass('half_done')").fetchone() == (None,)
     assert db.execute("SELECT count(*) FROM schema_migrations WHERE name = '9999_broken.sql'").fetchone() == (

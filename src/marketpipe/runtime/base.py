@@ -7,6 +7,7 @@ A :class:`LocalService` starts a real server process that outlives the command w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -147,10 +148,8 @@ def _terminate(pid: int, timeout: float, sig: int = signal.SIGTERM) -> None:
         if not _pid_alive(pid):
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _redact_url(url: str) -> str:
