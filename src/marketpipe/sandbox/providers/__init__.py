@@ -1,0 +1,1 @@
+"""One module per simulated provider; each exposes ``PROVIDER`` (or ``PROVIDERS``), auto-discovered."""
