@@ -1,0 +1,135 @@
+"""``marketpipe airflow``: run Apache Airflow locally on this repository's DAGs.
+
+``dags`` lists the DAGs the registry produces (no Airflow needed); ``init`` prepares an Airflow home
+(metadata DB, one pool per provider, the ``marketpipe_postgres`` connection); ``standalone`` runs
+``airflow standalone`` against the embedded services (and the sandbox with ``--sandbox``); ``test-dag``
+runs one DAG run end to end with ``airflow dags test`` and prints what each task did.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from marketpipe.config import Settings, get_settings
+from marketpipe.orchestration.local import (
+    AirflowCommandError,
+    LocalAirflow,
+    airflow_env_for_marketpipe,
+    airflow_executable,
+    default_dags_folder,
+)
+from marketpipe.orchestration.plan import plan_dags, pool_name, pool_slots, providers_in
+
+app = typer.Typer(help="Run Apache Airflow locally on marketpipe's DAGs (dags/).", no_args_is_help=True)
+
+HOME_OPTION = typer.Option(None, "--home", help="AIRFLOW_HOME (default: <data_dir>/airflow).")
+SANDBOX_OPTION = typer.Option(False, "--sandbox/--no-sandbox", help="Start and use the provider sandbox.")
+
+
+def _airflow(settings: Settings, home: Path | None, sandbox: bool) -> LocalAirflow:
+    """A LocalAirflow for these settings, with the database as Airflow connection and the sandbox."""
+    from marketpipe.db import connect, database_dsn, migrate
+
+    dsn = database_dsn(settings)  # starts the embedded PostgreSQL when no URL is configured
+    with connect(dsn) as conn:
+        migrate(conn)
+        conn.commit()
+    if sandbox:
+        from marketpipe.runtime import optional_service
+
+        optional_service("sandbox", settings).start()
+    return LocalAirflow(
+        home=(home or settings.data_dir / "airflow").resolve(),
+        dags_folder=default_dags_folder(),
+        extra_env=airflow_env_for_marketpipe(database_url=dsn, sandbox=sandbox or settings.sandbox),
+    )
+
+
+def _init(local: LocalAirflow) -> None:
+    local.migrate()
+    pools = local.set_pools(providers_in(plan_dags()))
+    dsn = local.extra_env.get("AIRFLOW_CONN_MARKETPIPE_POSTGRES")
+    typer.echo(f"airflow home {local.home}; dags folder {local.dags_folder}")
+    typer.echo("pools: " + ", ".join(f"{name}={slots}" for name, slots in pools.items()))
+    if dsn:
+        typer.echo("connection marketpipe_postgres: set from marketpipe's database URL (env AIRFLOW_CONN_*)")
+
+
+@app.command("dags")
+def list_dags() -> None:
+    """List the DAGs built from the dataset registry: id, schedule, tasks and their pools."""
+    for plan in plan_dags():
+        typer.echo(f"{plan.dag_id}  [{plan.schedule}]")
+        for task in plan.tasks:
+            typer.echo(
+                f"    {task.task_id}  pool={task.pool or 'default_pool'}  providers={','.join(task.providers)}"
+            )
+
+
+@app.command("pools")
+def list_pools() -> None:
+    """List the Airflow pools marketpipe tasks use and their slots."""
+    for provider in providers_in(plan_dags()):
+        typer.echo(f"{pool_name(provider)}  slots={pool_slots(provider)}")
+
+
+@app.command("init")
+def init(home: Path | None = HOME_OPTION, sandbox: bool = SANDBOX_OPTION) -> None:
+    """Prepare an Airflow home: metadata DB (SQLite), marketpipe pools, marketpipe database schema."""
+    try:
+        _init(_airflow(get_settings(), home, sandbox))
+    except AirflowCommandError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command("standalone")
+def standalone(home: Path | None = HOME_OPTION, sandbox: bool = SANDBOX_OPTION) -> None:
+    """Run ``airflow standalone`` (API server, scheduler, DAG processor, triggerer) on dags/.
+
+    The UI is on http://localhost:8080; the admin password is printed by Airflow and kept in
+    ``<home>/simple_auth_manager_passwords.json.generated``.
+    """
+    local = _airflow(get_settings(), home, sandbox)
+    try:
+        _init(local)
+    except AirflowCommandError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    # Replace this process: Ctrl-C and signals go straight to Airflow, which stops its children.
+    os.chdir(local.home)
+    os.execve(airflow_executable(), [airflow_executable(), "standalone"], local.env())
+
+
+@app.command("test-dag")
+def test_dag(
+    dag_id: str = typer.Argument(..., help="A DAG id from `marketpipe airflow dags`."),
+    logical_date: str = typer.Argument("2025-06-02", help="Logical date of the test run."),
+    home: Path | None = HOME_OPTION,
+    sandbox: bool = SANDBOX_OPTION,
+) -> None:
+    """Run one DAG run end to end with ``airflow dags test`` and print each task's outcome."""
+    local = _airflow(get_settings(), home, sandbox)
+    try:
+        _init(local)
+    except AirflowCommandError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    proc = local.dags_test(dag_id, logical_date)
+    run = local.latest_run(dag_id)
+    if run is None:
+        typer.echo(((proc.stdout or "") + (proc.stderr or ""))[-4000:], err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{dag_id} {run.run_id}: {run.state}")
+    for task in sorted(run.tasks.values(), key=lambda t: t.task_id):
+        summary = local.xcom(dag_id, run.run_id, task.task_id) or {}
+        typer.echo(
+            f"  {task.task_id}: {task.state} (try {task.try_number}) "
+            f"status={summary.get('status')} calls={summary.get('calls')} "
+            f"inserted={summary.get('rows_inserted')} updated={summary.get('rows_updated')}"
+        )
+    if run.state != "success":
+        raise typer.Exit(1)
