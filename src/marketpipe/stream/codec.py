@@ -1,0 +1,174 @@
+"""The message format on every marketpipe topic: compact JSON (orjson) with a schema version.
+
+Envelope (all kinds)::
+
+    {"v": 1, "kind": "trade" | "ticker", ...payload}
+
+``v`` is the schema version (bumped on an incompatible change; the sink rejects versions it does not
+know to the DLQ), ``kind`` says which payload follows. The Kafka key is the symbol / market code as
+UTF-8, so every message of one instrument lands in one partition, in order.
+
+Trade payload (topics ``sp500-websocket-trades``, ``finnhub-trades``)::
+
+    symbol        str    "AAPL" (required, 1..16 chars)
+    price         float  189.5 (required, finite, > 0)
+    volume        float  100 (>= 0; Finnhub volume may be fractional; default 0)
+    timestamp_ms  int    trade time, Unix ms UTC (required, year 2000..2100)
+    conditions    [str]  Finnhub trade conditions (optional)
+    source        str    "finnhub_ws" | "finnhub_topgainers" | ... (optional)
+    shard, shards int    which producer shard of how many (optional)
+    received_ms   int    when the producer received it, Unix ms (optional; used for latency)
+
+Ticker payload (topic ``bithumb-ticker``): the Bithumb v1 ``/ticker`` fields as the API sends them
+(numbers or numeric strings, never floated by the producer), ``market`` (required), ``trade_timestamp``
+(required, ms), plus ``source`` and ``received_ms``.
+
+Decoding here is deliberately strict and fast: a message that fails raises :class:`CodecError` with a
+short reason, and the sink sends it to the DLQ with its original bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+KIND_TRADE = "trade"
+KIND_TICKER = "ticker"
+
+# Plausible trade times: 2000-01-01 .. 2100-01-01 in Unix ms.
+_MIN_TS_MS = 946_684_800_000
+_MAX_TS_MS = 4_102_444_800_000
+_MAX_SYMBOL_LEN = 16
+
+
+class CodecError(ValueError):
+    """A message that cannot be decoded; ``reason`` is short and safe to log (no payload)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def encode(kind: str, payload: Mapping[str, Any]) -> bytes:
+    """Serialise one message: ``{"v": 1, "kind": kind, **payload}`` as compact JSON bytes."""
+    return orjson.dumps({"v": SCHEMA_VERSION, "kind": kind, **payload})
+
+
+def encode_trade(
+    symbol: str,
+    price: float,
+    timestamp_ms: int,
+    volume: float = 0.0,
+    *,
+    conditions: list[str] | None = None,
+    source: str = "finnhub_ws",
+    shard: int | None = None,
+    shards: int | None = None,
+    received_ms: int | None = None,
+) -> bytes:
+    """Convenience encoder for one trade (tests, benchmarks, producers)."""
+    payload: dict[str, Any] = {
+        "symbol": symbol,
+        "price": price,
+        "volume": volume,
+        "timestamp_ms": timestamp_ms,
+    }
+    if conditions:
+        payload["conditions"] = conditions
+    payload["source"] = source
+    if shard is not None:
+        payload["shard"] = shard
+    if shards is not None:
+        payload["shards"] = shards
+    if received_ms is not None:
+        payload["received_ms"] = received_ms
+    return encode(KIND_TRADE, payload)
+
+
+def key(name: str) -> bytes:
+    """The Kafka key of an instrument (symbol or market code)."""
+    return name.encode()
+
+
+def _load(raw: bytes | None) -> dict[str, Any]:
+    if raw is None:
+        raise CodecError("empty message (tombstone)")
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CodecError(f"not JSON: {str(exc)[:80]}") from None
+    if not isinstance(msg, dict):
+        raise CodecError("not a JSON object")
+    version = msg.get("v")
+    if version != SCHEMA_VERSION:
+        raise CodecError(f"unsupported schema version {version!r}")
+    return msg
+
+
+def decode_trade(raw: bytes | None) -> dict[str, Any]:
+    """Decode and validate one trade message; returns the message dict (fields as documented)."""
+    msg = _load(raw)
+    if msg.get("kind") != KIND_TRADE:
+        raise CodecError(f"expected kind 'trade', got {msg.get('kind')!r}")
+    symbol = msg.get("symbol")
+    if type(symbol) is not str or not 0 < len(symbol) <= _MAX_SYMBOL_LEN or "\x00" in symbol:
+        raise CodecError("bad or missing symbol")
+    price = msg.get("price")
+    # type() checks reject bool (a subclass of int) and are faster than isinstance on the hot path.
+    if type(price) is not float and type(price) is not int:
+        raise CodecError("bad or missing price")
+    if not (price > 0 and math.isfinite(price)):
+        raise CodecError("price not positive and finite")
+    ts = msg.get("timestamp_ms")
+    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS:
+        raise CodecError("bad or missing timestamp_ms")
+    volume = msg.get("volume", 0)
+    if type(volume) is not float and type(volume) is not int:
+        raise CodecError("bad volume")
+    if not (volume >= 0 and math.isfinite(volume)):
+        raise CodecError("volume negative or not finite")
+    conditions = msg.get("conditions")
+    if conditions is not None and (
+        type(conditions) is not list or any(type(c) is not str or "\x00" in c for c in conditions)
+    ):
+        raise CodecError("bad conditions")
+    return msg
+
+
+def to_decimal(value: Any, field: str) -> Decimal | None:
+    """A ticker number (JSON number or numeric string) as an exact Decimal; None stays None."""
+    if value is None or value == "":
+        return None
+    if type(value) is bool:
+        raise CodecError(f"bad number in {field}")
+    try:
+        number = Decimal(str(value)) if not isinstance(value, str) else Decimal(value.strip())
+    except InvalidOperation:
+        raise CodecError(f"bad number in {field}") from None
+    if not number.is_finite():
+        raise CodecError(f"non-finite number in {field}")
+    return number
+
+
+def decode_ticker(raw: bytes | None) -> dict[str, Any]:
+    """Decode and validate one Bithumb ticker message (market and trade_timestamp required)."""
+    msg = _load(raw)
+    if msg.get("kind") != KIND_TICKER:
+        raise CodecError(f"expected kind 'ticker', got {msg.get('kind')!r}")
+    market = msg.get("market")
+    if type(market) is not str or not 0 < len(market) <= 32 or "\x00" in market:
+        raise CodecError("bad or missing market")
+    ts = msg.get("trade_timestamp")
+    if type(ts) is str and ts.isdigit():
+        ts = int(ts)
+    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS:
+        raise CodecError("bad or missing trade_timestamp")
+    msg["trade_timestamp"] = ts
+    if to_decimal(msg.get("trade_price"), "trade_price") is None:
+        raise CodecError("missing trade_price")
+    return msg

@@ -1,0 +1,26 @@
+"""Streaming settings (env prefix ``MARKETPIPE_STREAM_``), kept apart from the global Settings.
+
+Only knobs of the streaming layer live here; where services are (Kafka bootstrap, PostgreSQL, Redis)
+stays in :mod:`marketpipe.config`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    """Topic layout and sink tuning."""
+
+    model_config = SettingsConfigDict(env_prefix="MARKETPIPE_STREAM_", env_file=".env", extra="ignore")
+
+    replication_factor: int = Field(default=1, ge=1, description="Replication factor of created topics.")
+    #: Partition count per topic, overriding DESIGN.md §4 defaults (JSON in env: '{"bithumb-ticker": 2}').
+    partitions: dict[str, int] = Field(default_factory=dict)
+    group_id: str = Field(default="marketpipe-sink", description="Consumer group prefix of the sinks.")
+    batch_size: int = Field(default=5000, ge=1, description="Messages consumed per batch at most.")
+    batch_timeout_s: float = Field(default=0.05, gt=0, description="Longest wait for a batch to fill.")
+    history_len: int = Field(default=2000, ge=1, description="Recent trades kept per symbol in Redis.")
+    metrics_port: int = Field(default=0, ge=0, description="Prometheus port of the sink; 0 = none.")
+    log_every_s: float = Field(default=30.0, gt=0, description="How often the sink logs its metrics.")
