@@ -1,0 +1,218 @@
+"""``marketpipe stream produce {finnhub,bithumb,topgainers}`` — the producer commands.
+
+Mounted by :mod:`marketpipe.stream.cli` as ``produce``. Each command runs until SIGINT/SIGTERM (or
+``--max-seconds``), then flushes Kafka and prints its final counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from marketpipe.config import Settings, get_settings
+from marketpipe.stream import topics
+from marketpipe.stream.producers.bithumb import BithumbProducer, BithumbProducerConfig
+from marketpipe.stream.producers.finnhub import FinnhubProducer, FinnhubProducerConfig
+from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP
+from marketpipe.stream.producers.runner import run_producer
+from marketpipe.stream.producers.sharding import Shard, ShardConfigError, resolve_shard
+from marketpipe.stream.producers.stats import ProducerStats
+from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
+from marketpipe.stream.producers.universe import (
+    UniverseError,
+    parse_symbol_list,
+    sp500_symbols,
+    symbols_from_file,
+)
+
+app = typer.Typer(
+    help="Run a Kafka producer (Finnhub trades, Bithumb tickers, top-gainers trades).", no_args_is_help=True
+)
+log = logging.getLogger("marketpipe.stream.producers")
+
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option("--bootstrap", help="Kafka bootstrap servers (default: settings / local broker)."),
+]
+MaxSecondsOpt = Annotated[
+    float | None, typer.Option("--max-seconds", help="Stop after this many seconds (demo, smoke tests).")
+]
+LogIntervalOpt = Annotated[
+    float, typer.Option("--log-interval", help="Seconds between rate/error log lines.")
+]
+LogLevelOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _bootstrap(settings: Settings, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    from marketpipe.runtime.kafka import bootstrap
+
+    return bootstrap(settings)
+
+
+def finnhub_token(settings: Settings, index: int) -> SecretStr:
+    """The Finnhub key for producer ``index`` (one WebSocket per key: shards spread over the pool).
+
+    In sandbox mode without configured keys each index gets its own placeholder key, because the
+    simulator, like Finnhub, drops both connections when two share a key.
+    """
+    keys = settings.keys("finnhub")
+    if keys:
+        return keys[index % len(keys)]
+    if settings.sandbox:
+        return SecretStr(f"sandbox-finnhub-{index}")
+    raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS (comma separated, one per shard)")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _summary(stats: ProducerStats) -> None:
+    counts = stats.snapshot()
+    typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing produced")
+
+
+@app.command("finnhub")
+def finnhub(
+    shard: Annotated[
+        int | None,
+        typer.Option("--shard", help="This shard's index, 0-based (default: env / StatefulSet ordinal)."),
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option("--shards", help="Number of shards (default: MARKETPIPE_SHARDS or 1).")
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated universe instead of sp500_companies.")
+    ] = None,
+    symbols_file: Annotated[
+        Path | None, typer.Option("--symbols-file", help="File with the universe, one symbol per line.")
+    ] = None,
+    topic: Annotated[str, typer.Option("--topic")] = topics.SP500_TRADES,
+    max_symbols: Annotated[
+        int, typer.Option("--max-symbols", help="Symbol cap per WebSocket connection.")
+    ] = FINNHUB_SYMBOL_CAP,
+    subscribe_rate: Annotated[
+        float, typer.Option("--subscribe-rate", help="Subscribe messages per second.")
+    ] = 20.0,
+    bootstrap: BootstrapOpt = None,
+    max_seconds: MaxSecondsOpt = None,
+    log_interval: LogIntervalOpt = 30.0,
+    log_level: LogLevelOpt = "INFO",
+) -> None:
+    """Stream S&P 500 trades of this shard's symbols from the Finnhub WebSocket to Kafka."""
+    _setup_logging(log_level)
+    settings = get_settings()
+    try:
+        assigned = resolve_shard(shard, shards)
+    except ShardConfigError as exc:
+        raise _fail(str(exc)) from None
+    if symbols is not None:
+        universe = parse_symbol_list(symbols)
+    elif symbols_file is not None:
+        universe = symbols_from_file(symbols_file)
+    else:
+        from marketpipe.db import connect
+
+        try:
+            with connect(settings=settings) as conn:
+                universe = sp500_symbols(conn)
+        except UniverseError as exc:
+            raise _fail(str(exc)) from None
+    config = FinnhubProducerConfig(
+        bootstrap=_bootstrap(settings, bootstrap),
+        ws_url=settings.base_url("finnhub_ws"),
+        token=finnhub_token(settings, assigned.index),
+        universe=universe,
+        shard=assigned,
+        topic=topic,
+        pod_name=os.environ.get("HOSTNAME") or f"finnhub-{assigned.index}",
+        max_symbols=max_symbols,
+        subscribe_rate=subscribe_rate,
+        log_interval=log_interval,
+    )
+    producer = FinnhubProducer(config)
+    asyncio.run(
+        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
+    )
+    _summary(producer.stats)
+
+
+@app.command("bithumb")
+def bithumb(
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.")] = 1.0,
+    markets: Annotated[
+        str | None, typer.Option("--markets", help="Comma-separated markets (default: all KRW).")
+    ] = None,
+    max_chunk: Annotated[
+        int | None,
+        typer.Option("--max-chunk", help="Most markets per request (default: as many as accepted)."),
+    ] = None,
+    topic: Annotated[str, typer.Option("--topic")] = topics.BITHUMB_TICKER,
+    bootstrap: BootstrapOpt = None,
+    max_seconds: MaxSecondsOpt = None,
+    log_interval: LogIntervalOpt = 30.0,
+    log_level: LogLevelOpt = "INFO",
+) -> None:
+    """Poll Bithumb tickers of every KRW market and produce the changed ones to Kafka."""
+    _setup_logging(log_level)
+    settings = get_settings()
+    config = BithumbProducerConfig(
+        bootstrap=_bootstrap(settings, bootstrap),
+        base_url=settings.base_url("bithumb"),
+        topic=topic,
+        markets=parse_symbol_list(markets) if markets else None,
+        interval_s=interval,
+        max_chunk=max_chunk,
+        http_timeout_s=settings.http_timeout_s,
+        log_interval=log_interval,
+    )
+    producer = BithumbProducer(config)
+    asyncio.run(
+        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
+    )
+    _summary(producer.stats)
+
+
+@app.command("topgainers")
+def topgainers(
+    topic: Annotated[str, typer.Option("--topic")] = topics.FINNHUB_TRADES,
+    key_index: Annotated[int, typer.Option("--key-index", help="Which Finnhub key of the pool to use.")] = 0,
+    bootstrap: BootstrapOpt = None,
+    max_seconds: MaxSecondsOpt = None,
+    log_interval: LogIntervalOpt = 30.0,
+    log_level: LogLevelOpt = "INFO",
+) -> None:
+    """Stream trades of the latest top-gainers batch; follow new batches via LISTEN top_gainers_updated."""
+    _setup_logging(log_level)
+    settings = get_settings()
+    from marketpipe.db import database_dsn
+
+    config = TopGainersProducerConfig(
+        bootstrap=_bootstrap(settings, bootstrap),
+        ws_url=settings.base_url("finnhub_ws"),
+        token=finnhub_token(settings, key_index),
+        dsn=database_dsn(settings),
+        topic=topic,
+        log_interval=log_interval,
+    )
+    producer = TopGainersProducer(config)
+    asyncio.run(
+        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
+    )
+    _summary(producer.stats)
+
+
+__all__ = ["Shard", "app"]

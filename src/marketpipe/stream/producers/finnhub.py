@@ -1,0 +1,133 @@
+"""``marketpipe stream produce finnhub``: S&P 500 trades from the Finnhub WebSocket into Kafka.
+
+Shard ``i`` of ``N`` subscribes to its stable slice of the universe (:mod:`.sharding`), normalises
+each trade to ``{symbol, price, volume, timestamp_ms, conditions, shard, shards, pod_name, source,
+received_ms}``, and produces it to ``sp500-websocket-trades`` keyed by symbol (so one symbol's trades
+stay in order on one partition). Duplicate replayed frames are dropped here (see
+:mod:`.finnhub_ws`): the sink keys rows by Kafka offset, so it would keep them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from marketpipe.stream import codec, topics
+from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP, Trade, TradeStream
+from marketpipe.stream.producers.pacing import Backoff
+from marketpipe.stream.producers.publisher import KafkaPublisher
+from marketpipe.stream.producers.sharding import Shard
+from marketpipe.stream.producers.stats import ProducerStats, logfmt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinnhubProducerConfig:
+    """Everything one Finnhub trades producer process needs."""
+
+    bootstrap: str
+    ws_url: str
+    token: SecretStr | None
+    #: The whole universe; the producer keeps only its shard's slice.
+    universe: list[str]
+    shard: Shard = field(default_factory=lambda: Shard(0, 1))
+    topic: str = topics.SP500_TRADES
+    source: str = "finnhub_ws"
+    pod_name: str = field(default_factory=lambda: os.environ.get("HOSTNAME", "") or "local")
+    max_symbols: int = FINNHUB_SYMBOL_CAP
+    subscribe_rate: float = 20.0
+    idle_timeout: float = 30.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    dedupe_window_s: float = 5.0
+    log_interval: float = 30.0
+    kafka_config: dict[str, Any] = field(default_factory=dict)
+
+
+def trade_payload(
+    trade: Trade, *, shard: Shard, pod_name: str, source: str, received_ms: int
+) -> dict[str, Any]:
+    """The message body for one trade (before :func:`codec.encode` adds the schema version)."""
+    return {
+        "symbol": trade.symbol,
+        "price": trade.price,
+        "volume": trade.volume,
+        "timestamp_ms": trade.timestamp_ms,
+        "conditions": list(trade.conditions),
+        "shard": shard.index,
+        "shards": shard.count,
+        "pod_name": pod_name,
+        "source": source,
+        "received_ms": received_ms,
+    }
+
+
+class FinnhubProducer:
+    """Finnhub WebSocket → Kafka for one shard."""
+
+    def __init__(self, config: FinnhubProducerConfig, stats: ProducerStats | None = None) -> None:
+        self.config = config
+        self.symbols = config.shard.select(config.universe)
+        self.stats = stats or ProducerStats("finnhub", {"shard": str(config.shard), "topic": config.topic})
+        self.stream: TradeStream | None = None
+        self._publisher: KafkaPublisher | None = None  # exists only while run() is active
+
+    def _make_stream(self) -> TradeStream:
+        cfg = self.config
+        return TradeStream(
+            cfg.ws_url,
+            cfg.token.get_secret_value() if cfg.token else None,
+            self.symbols,
+            self._publish,
+            self.stats,
+            max_symbols=cfg.max_symbols,
+            subscribe_rate=cfg.subscribe_rate,
+            idle_timeout=cfg.idle_timeout,
+            backoff=Backoff(cfg.backoff_base, cfg.backoff_cap),
+            dedupe_window_s=cfg.dedupe_window_s,
+        )
+
+    def _publish(self, trades: list[Trade]) -> None:
+        assert self._publisher is not None
+        cfg = self.config
+        now_ms = int(time.time() * 1000)
+        for trade in trades:
+            payload = trade_payload(
+                trade, shard=cfg.shard, pod_name=cfg.pod_name, source=cfg.source, received_ms=now_ms
+            )
+            self._publisher.publish(cfg.topic, trade.symbol, codec.encode("trade", payload))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until ``stop`` is set, then flush Kafka."""
+        cfg = self.config
+        log.info(
+            logfmt(
+                {
+                    "event": "finnhub.start",
+                    "shard": str(cfg.shard),
+                    "symbols": len(self.symbols),
+                    "universe": len(cfg.universe),
+                    "topic": cfg.topic,
+                }
+            )
+        )
+        if not self.symbols:
+            log.warning(logfmt({"event": "finnhub.empty_shard", "shard": str(cfg.shard)}))
+        self._publisher = KafkaPublisher(
+            cfg.bootstrap,
+            self.stats,
+            client_id=f"marketpipe-finnhub-{cfg.shard.index}",
+            config=cfg.kafka_config,
+        )
+        self.stream = self._make_stream()
+        try:
+            await self.stream.run(stop)
+        finally:
+            await asyncio.to_thread(self._publisher.close)

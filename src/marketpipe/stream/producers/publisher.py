@@ -1,0 +1,113 @@
+"""The Kafka side of every producer: an idempotent confluent-kafka Producer with acks=all.
+
+Delivery reports are served by a small poll thread so the asyncio loop that reads the WebSocket never
+blocks on Kafka. A full local queue is back-pressure: ``publish`` waits for deliveries to drain it
+(bounded by the broker, not a fixed sleep). ``close`` flushes, so a graceful shutdown loses nothing
+already accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from marketpipe.stream.bus import producer_config
+from marketpipe.stream.producers.stats import ProducerStats, logfmt
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPublishError(RuntimeError):
+    """The Kafka producer hit a fatal error (e.g. idempotence broken) and must stop."""
+
+
+class KafkaPublisher:
+    """Publish keyed messages to Kafka and count deliveries in ``stats``."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        stats: ProducerStats,
+        *,
+        client_id: str = "marketpipe-producer",
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.stats = stats
+        self._fatal: KafkaError | None = None
+        self._logged_failures = 0
+        # Shared settings (idempotence, acks=all, lz4, linger) come from the bus module.
+        overrides = {"client.id": client_id, "error_cb": self._on_error, **(config or {})}
+        self._producer = Producer(producer_config(bootstrap, **overrides))
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name=f"{client_id}-poll", daemon=True)
+        self._poller.start()
+
+    # -- delivery and error callbacks (poll thread) -------------------------------------------
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.2)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.stats.add("delivered")
+            return
+        self.stats.add("delivery_failed")
+        self._logged_failures += 1
+        # Log the first few failures and then every 1000th, so a broker outage does not flood the log.
+        if self._logged_failures <= 5 or self._logged_failures % 1000 == 0:
+            log.error(
+                logfmt(
+                    {
+                        "event": "producer.delivery_failed",
+                        "topic": msg.topic(),
+                        "error": err.str(),
+                        "failures": self._logged_failures,
+                    }
+                )
+            )
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err
+            log.error(logfmt({"event": "producer.kafka_fatal", "error": err.str()}))
+        else:
+            log.warning(logfmt({"event": "producer.kafka_error", "error": err.str()}))
+
+    # -- public API ----------------------------------------------------------------------------
+    def publish(self, topic: str, key: str, value: bytes) -> None:
+        """Queue one message; waits for the local queue to drain when it is full."""
+        if self._fatal is not None:
+            raise KafkaPublishError(f"kafka producer failed fatally: {self._fatal.str()}")
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value=value, key=key.encode("utf-8"), on_delivery=self._on_delivery
+                )
+                break
+            except BufferError:
+                # Back-pressure: serve delivery reports until the queue has room.
+                self._producer.poll(0.5)
+            except KafkaException as exc:
+                raise KafkaPublishError(f"produce to {topic} failed: {exc}") from None
+        self.stats.add("produced")
+
+    def pending(self) -> int:
+        """Messages queued but not yet acknowledged."""
+        return len(self._producer)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for outstanding deliveries; return how many are still pending."""
+        return int(self._producer.flush(timeout))
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Stop the poll thread and flush; return how many messages could not be delivered in time."""
+        self._stop.set()
+        self._poller.join(timeout=5)
+        remaining = self.flush(timeout)
+        if remaining:
+            log.error(logfmt({"event": "producer.flush_incomplete", "undelivered": remaining}))
+        return remaining
