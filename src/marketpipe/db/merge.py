@@ -52,13 +52,13 @@ class MergeResult:
 class _Column:
     name: str
     type_sql: str
-    is_json: bool
+    kind: Literal["json", "text", "array", "plain"]
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, _Column]:
     """The target table's columns with their SQL types (schema-qualified names allowed)."""
     rows = conn.execute(
-        """SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname
+        """SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum""",
@@ -66,7 +66,19 @@ def table_columns(conn: psycopg.Connection, table: str) -> dict[str, _Column]:
     ).fetchall()
     if not rows:
         raise MergeError(table, "table does not exist or has no columns")
-    return {name: _Column(name, type_sql, typname in ("json", "jsonb")) for name, type_sql, typname in rows}
+    return {
+        name: _Column(name, type_sql, _kind(typname, category)) for name, type_sql, typname, category in rows
+    }
+
+
+def _kind(typname: str, category: str) -> Literal["json", "text", "array", "plain"]:
+    if typname in ("json", "jsonb"):
+        return "json"
+    if category == "S":
+        return "text"
+    if category == "A":
+        return "array"
+    return "plain"
 
 
 def merge_rows(
@@ -125,35 +137,86 @@ def _merge(
         raise MergeError(table, f"rows lack key column(s) {', '.join(missing_key)}")
 
     cols = [known[name] for name in names]
-    stage = f"_mp_stage_{next(_stage_ids)}"
     with conn.transaction(), conn.cursor() as cur:
+        if on_conflict == "update" and not _any_key_exists(cur, table, batch, key, known):
+            # Every key is new: COPY straight into the table (about twice as fast as staging).
+            # A concurrent writer could still add one of these keys; then fall back to staging.
+            try:
+                with conn.transaction():
+                    _copy_rows(cur, _table_ident(table), batch, cols)
+                return MergeResult(inserted=len(batch))
+            except psycopg.errors.UniqueViolation:
+                pass
+        stage = sql.Identifier(f"_mp_stage_{next(_stage_ids)}")
         cur.execute(
             sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                sql.Identifier(stage),
-                sql.SQL(", ").join(sql.Identifier(c.name) for c in cols),
-                _table_ident(table),
+                stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols), _table_ident(table)
             )
         )
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(stage), sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
-        )
-        with cur.copy(copy_sql) as copy:
-            for row in batch:
-                copy.write_row([_adapt(row.get(c.name), c) for c in cols])
+        _copy_rows(cur, stage, batch, cols)
         cur.execute(_insert_sql(table, stage, names, key, on_conflict, touch))
         inserted, total = cur.fetchone() or (0, 0)
-        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
+        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     inserted, total = int(inserted or 0), int(total or 0)
     if on_conflict == "nothing":
         return MergeResult(inserted=inserted, unchanged=len(batch) - inserted)
     return MergeResult(inserted=inserted, updated=total - inserted, unchanged=len(batch) - total)
 
 
+def _copy_rows(
+    cur: psycopg.Cursor[Any], target: sql.Identifier, batch: list[Mapping[str, Any]], cols: list[_Column]
+) -> None:
+    """COPY ``batch`` into ``target``; only text, array and json values need any Python-side work."""
+    names = [c.name for c in cols]
+    text_at = [i for i, c in enumerate(cols) if c.kind in ("text", "array")]
+    json_at = [i for i, c in enumerate(cols) if c.kind == "json"]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    with cur.copy(statement) as copy:
+        for row in batch:
+            values = [row.get(name) for name in names]
+            for i in text_at:
+                value = values[i]
+                if value is not None:
+                    values[i] = _clean_text(value)
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = Jsonb(_strip_nul(values[i]))
+            copy.write_row(values)
+
+
+def _any_key_exists(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    batch: list[Mapping[str, Any]],
+    key: Sequence[str],
+    known: dict[str, _Column],
+) -> bool:
+    """Whether any key of ``batch`` is already in ``table`` (COPY the keys, one indexed join)."""
+    keys = sql.Identifier(f"_mp_keys_{next(_stage_ids)}")
+    key_cols = sql.SQL(", ").join(map(sql.Identifier, key))
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            keys, key_cols, _table_ident(table)
+        )
+    )
+    _copy_rows(cur, keys, batch, [known[k] for k in key])
+    cur.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} k JOIN {} t USING ({}))").format(
+            keys, _table_ident(table), key_cols
+        )
+    )
+    found = cur.fetchone()
+    cur.execute(sql.SQL("DROP TABLE {}").format(keys))
+    return bool(found and found[0])
+
+
 def _dedupe(table: str, rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[Mapping[str, Any]]:
     by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for row in rows:
         try:
-            identity = tuple(_hashable(row[k]) for k in key)
+            identity = tuple([_hashable(row[k]) for k in key])
         except KeyError as exc:
             raise MergeError(table, f"a row lacks key column {exc.args[0]}") from None
         by_key.pop(identity, None)  # re-insert so the batch keeps the order of last occurrence
@@ -177,14 +240,11 @@ def _columns_of(batch: list[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def _adapt(value: Any, column: _Column) -> Any:
-    if value is None:
-        return None
-    if column.is_json:
-        return Jsonb(_strip_nul(value))
+def _clean_text(value: Any) -> Any:
+    """Drop NUL characters (PostgreSQL text cannot hold them) from a string or a list of strings."""
     if isinstance(value, str):
         return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, list):  # array columns: clean each text element
+    if isinstance(value, list):
         return [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
     return value
 
@@ -206,7 +266,7 @@ def _table_ident(table: str) -> sql.Identifier:
 
 def _insert_sql(
     table: str,
-    stage: str,
+    stage: sql.Identifier,
     names: Sequence[str],
     key: Sequence[str],
     on_conflict: OnConflict,
@@ -215,13 +275,10 @@ def _insert_sql(
     target = _table_ident(table)
     col_list = sql.SQL(", ").join(sql.Identifier(n) for n in names)
     key_list = sql.SQL(", ").join(sql.Identifier(k) for k in key)
-    if on_conflict == "nothing":
-        action = sql.SQL("DO NOTHING")
-    else:
+    action: sql.Composable = sql.SQL("DO NOTHING")
+    if on_conflict == "update":
         changing = [n for n in names if n not in key]
-        if not changing:
-            action = sql.SQL("DO NOTHING")
-        else:
+        if changing:
             sets = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in changing]
             if touch and touch not in changing:
                 sets.append(sql.SQL("{} = now()").format(sql.Identifier(touch)))
@@ -234,4 +291,4 @@ def _insert_sql(
         "WITH merged AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
         "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS is_new) "
         "SELECT count(*) FILTER (WHERE is_new), count(*) FROM merged"
-    ).format(target=target, cols=col_list, stage=sql.Identifier(stage), keys=key_list, action=action)
+    ).format(target=target, cols=col_list, stage=stage, keys=key_list, action=action)

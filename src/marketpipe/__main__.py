@@ -1,0 +1,5 @@
+"""``python -m marketpipe`` is the ``marketpipe`` command."""
+
+from marketpipe.cli import app
+
+app()
