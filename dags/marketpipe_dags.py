@@ -43,14 +43,21 @@ def build_dag(plan: DagPlan) -> DAG:
         tags=["marketpipe", plan.group],
     )
     def marketpipe_dag() -> None:
+        runs = {}
         for planned in plan.tasks:
             run = task(
                 task_id=planned.task_id,
                 pool=planned.pool or "default_pool",
                 doc_md=planned.description or None,
+                # Upstream datasets order the run but do not gate it: on their failure this dataset
+                # still runs on the last good data, and the failure stays visible on its own task.
+                trigger_rule="all_done",
                 **TASK_DEFAULTS,
             )(run_dataset_task)
-            run(dataset=planned.dataset)
+            runs[planned.task_id] = run(dataset=planned.dataset)
+        for planned in plan.tasks:
+            for upstream in planned.upstream:
+                runs[upstream] >> runs[planned.task_id]
 
     return marketpipe_dag()
 

@@ -20,6 +20,7 @@ from marketpipe.orchestration.local import (
     airflow_env_for_marketpipe,
     airflow_executable,
     default_dags_folder,
+    pools_import_json,
 )
 from marketpipe.orchestration.plan import plan_dags, pool_name, pool_slots, providers_in
 
@@ -70,9 +71,15 @@ def list_dags() -> None:
 
 
 @app.command("pools")
-def list_pools() -> None:
+def list_pools(
+    as_json: bool = typer.Option(False, "--json", help="Print the `airflow pools import` file instead."),
+) -> None:
     """List the Airflow pools marketpipe tasks use and their slots."""
-    for provider in providers_in(plan_dags()):
+    providers = providers_in(plan_dags())
+    if as_json:
+        typer.echo(pools_import_json(providers), nl=False)
+        return
+    for provider in providers:
         typer.echo(f"{pool_name(provider)}  slots={pool_slots(provider)}")
 
 

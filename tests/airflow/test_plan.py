@@ -103,3 +103,26 @@ def test_provider_less_dataset_uses_default_pool_and_pools_cover_every_provider(
 def test_bad_group_name_is_refused() -> None:
     with pytest.raises(PlanError):
         dag_id_for("Stocks & more", "@daily")
+
+
+@dataclass(frozen=True)
+class DependentSpec(Spec):
+    depends_on: tuple[str, ...] = ()
+
+
+def test_dependencies_inside_a_dag_become_edges_and_derived_datasets_get_no_pool() -> None:
+    plans = plan_dags(
+        [
+            DependentSpec("sp500_companies", "stocks", "@daily", providers=("sp500_list",)),
+            DependentSpec(
+                "top50", "stocks", "@daily", providers=("derived",), depends_on=("sp500_companies",)
+            ),
+            DependentSpec("company_overview", "stocks", "0 6 * * *", depends_on=("sp500_companies",)),
+        ]
+    )
+    tasks = {t.task_id: t for p in plans for t in p.tasks}
+    assert tasks["top50"].upstream == ("sp500_companies",)
+    assert tasks["top50"].pool is None
+    # Another DAG's dataset is fed by its own schedule: no cross-DAG edge.
+    assert tasks["company_overview"].upstream == ()
+    assert providers_in(plans) == ["alpha_vantage", "sp500_list"]

@@ -81,6 +81,12 @@ class TransientRunError(RuntimeError):
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(exception=TransientRunError, action=RetryAction.RETRY, reason="transient run failure"),
+        # Raised (not returned) by the engine only for a failure outside any item: still transient.
+        RetryRule(
+            exception="marketpipe.http.errors.TransientError",
+            action=RetryAction.RETRY,
+            reason="transient provider failure",
+        ),
         RetryRule(
             exception="psycopg.OperationalError",
             action=RetryAction.RETRY,
@@ -225,6 +231,9 @@ def run_summary(result: Any) -> dict[str, Any]:
         "rows_updated": result.rows_updated,
         "items_done": result.items_done,
         "items_pending": result.items_pending,
+        # Not in the minimal contract; the engine's RunResult has them.
+        "items_failed": getattr(result, "items_failed", 0),
+        "provider": getattr(result, "provider", None),
         "error_class": result.error_class,
         "message": (result.message or "")[:_MAX_MESSAGE],
         "resume_at": resume_at.isoformat() if resume_at is not None else None,

@@ -151,13 +151,9 @@ class LocalAirflow:
         if not pools:
             return pools
         # `airflow pools import` sets them all in one process (each CLI call costs seconds of startup).
-        spec = {
-            pool_name(p): {"slots": pool_slots(p), "description": f"marketpipe: concurrent tasks against {p}"}
-            for p in providers
-        }
         path = self.home / "marketpipe_pools.json"
         self.home.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(spec, indent=2))
+        path.write_text(pools_import_json(providers))
         self.run("pools", "import", str(path))
         return pools
 
@@ -204,6 +200,19 @@ class LocalAirflow:
         decoded = json.loads(value.decode() if isinstance(value, bytes) else value)
         # Airflow 3 stores XComs as JSON; older serialisations wrapped them once more as a string.
         return json.loads(decoded) if isinstance(decoded, str) else decoded
+
+
+def pools_import_json(providers: Sequence[str]) -> str:
+    """The ``airflow pools import`` file for these providers (also deploy/airflow/pools.json)."""
+    spec = {
+        pool_name(p): {
+            "slots": pool_slots(p),
+            "description": f"marketpipe: concurrent tasks against {p}",
+            "include_deferred": False,
+        }
+        for p in sorted(providers)
+    }
+    return json.dumps(spec, indent=2) + "\n"
 
 
 def airflow_env_for_marketpipe(

@@ -53,6 +53,9 @@ POOL_SLOTS: dict[str, int] = {
 }
 DEFAULT_POOL_SLOTS = 1
 
+#: Pseudo providers that call no external API (datasets derived from other tables): no pool.
+LOCAL_PROVIDERS = frozenset({"derived"})
+
 
 class DatasetLike(Protocol):
     """The part of ``marketpipe.engine.registry.DatasetSpec`` the orchestration layer reads."""
@@ -71,13 +74,15 @@ class DatasetLike(Protocol):
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One Airflow task: run one dataset, in its first provider's pool."""
+    """One Airflow task: run one dataset, in its first provider's pool, after its upstream datasets."""
 
     task_id: str
     dataset: str
     pool: str | None
     providers: tuple[str, ...]
     description: str
+    #: Datasets of the same DAG this one reads (e.g. the symbol universe): they run first.
+    upstream: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,11 @@ def pool_slots(provider: str) -> int:
     return POOL_SLOTS.get(provider, DEFAULT_POOL_SLOTS)
 
 
+def _first_pool(providers: Sequence[str]) -> str | None:
+    external = [p for p in providers if p not in LOCAL_PROVIDERS]
+    return pool_name(external[0]) if external else None
+
+
 def _group_rank(group: str) -> tuple[int, str]:
     return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group)
 
@@ -171,13 +181,16 @@ def plan_dags(datasets: Iterable[DatasetLike] | None = None) -> list[DagPlan]:
         if dag_id in seen:
             raise PlanError(f"schedules {seen[dag_id][1]!r} and {schedule!r} both map to DAG id {dag_id}")
         seen[dag_id] = (group, schedule)
+        names = {spec.name for spec in specs}
         tasks = tuple(
             TaskPlan(
                 task_id=spec.name,
                 dataset=spec.name,
-                pool=pool_name(spec.providers[0]) if spec.providers else None,
+                pool=_first_pool(spec.providers),
                 providers=tuple(spec.providers),
                 description=spec.description,
+                # Only dependencies inside this DAG become edges; others are fed by their own DAG.
+                upstream=tuple(d for d in getattr(spec, "depends_on", ()) if d in names),
             )
             for spec in sorted(specs, key=lambda s: s.name)
         )
@@ -188,4 +201,6 @@ def plan_dags(datasets: Iterable[DatasetLike] | None = None) -> list[DagPlan]:
 
 def providers_in(plans: Sequence[DagPlan]) -> list[str]:
     """Every provider some task uses (sorted): the pools to create."""
-    return sorted({p for plan in plans for task in plan.tasks for p in task.providers})
+    return sorted(
+        {p for plan in plans for task in plan.tasks for p in task.providers if p not in LOCAL_PROVIDERS}
+    )
