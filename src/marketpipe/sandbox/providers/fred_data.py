@@ -255,6 +255,15 @@ UNITS = ("lin", "chg", "ch1", "pch", "pc1", "pca", "cch", "cca", "log")
 PERIODS_PER_YEAR = {"D": 260, "W": 52, "BW": 26, "M": 12, "Q": 4, "SA": 2, "A": 1}
 
 
+def periods_per_year(frequency: str) -> int:
+    """Observations per year of a requested ``frequency`` (for the annualised unit transforms)."""
+    if frequency.startswith("bw"):
+        return 26
+    if frequency.startswith("w"):
+        return 52
+    return PERIODS_PER_YEAR[frequency.upper()]
+
+
 def _period_key(day: date, frequency: str) -> date:
     if frequency == "m":
         return date(day.year, day.month, 1)
