@@ -1,0 +1,39 @@
+"""Alpha Vantage BALANCE_SHEET quarterly reports, progressive over the S&P 500 universe.
+
+Quarterly statements change four times a year, so a symbol is due again after ``refresh_after``.
+A quota reply stops the run without touching the cursor of the symbol in hand (the seed advanced its
+offset anyway and skipped 20 companies for a whole cycle).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marketpipe.datasets.universe import sp500_symbols
+from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.providers import alpha_vantage
+
+
+def fetch(ctx: RunContext, symbol: str) -> list[Row]:
+    reply = ctx.call(
+        alpha_vantage.request("BALANCE_SHEET", label=f"AV BALANCE_SHEET {symbol}", symbol=symbol)
+    )
+    return alpha_vantage.parse_balance_sheet(reply.json(), symbol)
+
+
+DATASET = DatasetSpec(
+    name="balance_sheet",
+    table="balance_sheet",
+    group="fundamentals",
+    schedule="@weekly",
+    providers=("alpha_vantage",),
+    description="Quarterly balance sheets per S&P 500 symbol",
+    key=("symbol", "fiscaldateending"),
+    fetch={"alpha_vantage": fetch},
+    items=sp500_symbols,
+    touch="fetched_at",
+    refresh_after=timedelta(days=80),
+    depends_on=("sp500_companies",),
+    progressive=True,
+    max_items_per_run=20,
+)

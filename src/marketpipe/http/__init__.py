@@ -1,0 +1,38 @@
+"""The HTTP layer: request/reply types, the client, typed errors and secret redaction."""
+
+from marketpipe.http.client import NO_AUTH, Auth, HttpClient
+from marketpipe.http.errors import (
+    CollectError,
+    ConfigurationError,
+    InvalidKeyError,
+    MalformedResponse,
+    NotFoundError,
+    ProviderError,
+    QuotaExhausted,
+    RefusedError,
+    TransientError,
+)
+from marketpipe.http.redact import key_hash, redact
+from marketpipe.http.types import ApiRequest, Outcome, OutcomeKind, QuotaWindow, Reply
+
+__all__ = [
+    "NO_AUTH",
+    "ApiRequest",
+    "Auth",
+    "CollectError",
+    "ConfigurationError",
+    "HttpClient",
+    "InvalidKeyError",
+    "MalformedResponse",
+    "NotFoundError",
+    "Outcome",
+    "OutcomeKind",
+    "ProviderError",
+    "QuotaExhausted",
+    "QuotaWindow",
+    "RefusedError",
+    "Reply",
+    "TransientError",
+    "key_hash",
+    "redact",
+]

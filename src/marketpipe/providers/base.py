@@ -1,0 +1,158 @@
+"""What every provider module declares, and the small pure helpers their parsers share.
+
+A provider module is data plus pure functions: where it lives (``base_url_key`` for
+``Settings.base_url``), where the key goes (:class:`Auth`), its published quota windows per key, its
+timeout, how to classify a reply, and parse functions from a reply body to records. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from marketpipe.http.client import Auth
+from marketpipe.http.errors import MalformedResponse
+from marketpipe.http.types import ApiRequest, Outcome, OutcomeKind, QuotaWindow, Reply
+
+Classifier = Callable[[ApiRequest, Reply], Outcome]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The static facts of one external API."""
+
+    name: str
+    base_url_key: str
+    auth: Auth
+    windows: tuple[QuotaWindow, ...]
+    classify: Classifier
+    timeout_s: float = 20.0
+    #: A provider that needs no key still gets one ledger identity, so its windows hold.
+    needs_key: bool = True
+
+
+# -- generic reply classification ------------------------------------------------------------------
+
+
+def retry_after_seconds(reply: Reply) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    value = reply.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - datetime.now(UTC).timestamp())
+
+
+def epoch_header(reply: Reply, name: str) -> datetime | None:
+    """An absolute reset time from a Unix-seconds header such as ``x-rate-limit-reset``."""
+    value = reply.headers.get(name)
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def classify_status(reply: Reply) -> Outcome | None:
+    """The verdict implied by the HTTP status alone, or None for a 2xx that needs a body check."""
+    status = reply.status
+    if 200 <= status < 300:
+        return None
+    text = reply.text[:300]
+    if status == 429:
+        return Outcome(OutcomeKind.THROTTLED, f"HTTP 429: {text}", retry_after_seconds(reply))
+    if status == 401:
+        return Outcome(OutcomeKind.INVALID_KEY, f"HTTP 401: {text}")
+    if status in (402, 403):
+        return Outcome(OutcomeKind.REFUSED, f"HTTP {status}: {text}")
+    if status == 404:
+        return Outcome(OutcomeKind.NOT_FOUND, f"HTTP 404: {text}")
+    if status in (408, 425) or status >= 500:
+        return Outcome(OutcomeKind.TRANSIENT, f"HTTP {status}: {text}", retry_after_seconds(reply))
+    return Outcome(OutcomeKind.MALFORMED, f"HTTP {status}: {text}")
+
+
+def json_body(reply: Reply, provider: str) -> Any:
+    """The reply as JSON, or :class:`MalformedResponse`."""
+    try:
+        return reply.json()
+    except ValueError:
+        raise MalformedResponse(provider, f"expected JSON, got {reply.text[:80]!r}") from None
+
+
+# -- value cleaning shared by parsers -------------------------------------------------------------
+
+_NULLISH = {"", "none", "null", "nan", "n/a", "-", "—", "."}
+
+
+def clean_text(value: Any) -> str | None:
+    """Trimmed text, or None for the providers' null spellings ("None", "-", "", ".")."""
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "").strip()
+    return None if text.lower() in _NULLISH else text
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A Decimal from a string/number, tolerating "%", ",", and null spellings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    text = clean_text(value)
+    if text is None:
+        return None
+    text = text.replace(",", "").rstrip("%")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def to_int(value: Any) -> int | None:
+    """An int from "123", "123.0", 123; None for null spellings or non-numbers."""
+    number = to_decimal(value)
+    if number is None:
+        return None
+    try:
+        return int(number)
+    except (ValueError, OverflowError):
+        return None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%y", "%m/%d/%Y")
+
+
+def to_date(value: Any) -> date | None:
+    """A date from ``YYYY-MM-DD`` (or ``M/D/YY``); None when absent or unparseable."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake(name: str) -> str:
+    """``PERatio`` → ``pe_ratio`` style conversion used for documentation and tests."""
+    return _CAMEL.sub("_", name).lower()
