@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,36 @@ class FinnhubProducerConfig:
     kafka_config: dict[str, Any] = field(default_factory=dict)
 
 
+#: The table key's ``seq`` column is a smallint.
+MAX_SEQ = 32_767
+
+
+class TradeSequencer:
+    """Numbers trades that share a symbol and millisecond: 0, 1, 2, … in arrival order.
+
+    The trade tables are keyed by (symbol, timestamp_ms, seq), so several prints in one millisecond
+    (normal on Finnhub) stay distinct rows while a Kafka replay of the same message still writes
+    nothing twice. The counter lives in a bounded LRU keyed by (symbol, timestamp_ms): a late trade
+    for an older millisecond continues that millisecond's count instead of restarting at 0.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._next: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    def assign(self, symbol: str, timestamp_ms: int) -> int | None:
+        """The next ``seq`` for this symbol and millisecond (None past :data:`MAX_SEQ`)."""
+        key = (symbol, timestamp_ms)
+        seq = self._next.get(key, 0)
+        self._next[key] = seq + 1
+        self._next.move_to_end(key)
+        if len(self._next) > self.max_entries:
+            self._next.popitem(last=False)
+        return seq if seq <= MAX_SEQ else None
+
+
 def trade_payload(
-    trade: Trade, *, shard: Shard, pod_name: str, source: str, received_ms: int
+    trade: Trade, *, seq: int, shard: Shard, pod_name: str, source: str, received_ms: int
 ) -> dict[str, Any]:
     """The message body for one trade (before :func:`codec.encode` adds the schema version)."""
     return {
@@ -60,6 +89,7 @@ def trade_payload(
         "price": trade.price,
         "volume": trade.volume,
         "timestamp_ms": trade.timestamp_ms,
+        "seq": seq,
         "conditions": list(trade.conditions),
         "shard": shard.index,
         "shards": shard.count,
@@ -78,6 +108,7 @@ class FinnhubProducer:
         self.stats = stats or ProducerStats("finnhub", {"shard": str(config.shard), "topic": config.topic})
         self.stream: TradeStream | None = None
         self._publisher: KafkaPublisher | None = None  # exists only while run() is active
+        self.sequencer = TradeSequencer()
 
     def _make_stream(self) -> TradeStream:
         cfg = self.config
@@ -99,8 +130,12 @@ class FinnhubProducer:
         cfg = self.config
         now_ms = int(time.time() * 1000)
         for trade in trades:
+            seq = self.sequencer.assign(trade.symbol, trade.timestamp_ms)
+            if seq is None:
+                self.stats.add("seq_overflow")
+                continue
             payload = trade_payload(
-                trade, shard=cfg.shard, pod_name=cfg.pod_name, source=cfg.source, received_ms=now_ms
+                trade, seq=seq, shard=cfg.shard, pod_name=cfg.pod_name, source=cfg.source, received_ms=now_ms
             )
             self._publisher.publish(cfg.topic, trade.symbol, codec.encode("trade", payload))
 

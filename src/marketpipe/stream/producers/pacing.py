@@ -11,6 +11,9 @@ import random
 import time
 from collections.abc import Callable
 
+#: A token counts as whole within float rounding (a wake-up exactly on time must not spin).
+_ONE = 1 - 1e-9
+
 
 class TokenBucket:
     """Allow ``rate`` operations per second on average, with bursts of up to ``burst``.
@@ -35,13 +38,13 @@ class TokenBucket:
     def delay(self) -> float:
         """Seconds until a token is available (0 when one is available now)."""
         self._refill()
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+        return 0.0 if self._tokens >= _ONE else (1 - self._tokens) / self.rate
 
     def try_take(self) -> bool:
         """Take a token if one is available now."""
         self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= _ONE:
+            self._tokens = max(0.0, self._tokens - 1)
             return True
         return False
 

@@ -22,7 +22,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from marketpipe.stream import codec, topics
-from marketpipe.stream.producers.finnhub import trade_payload
+from marketpipe.stream.producers.finnhub import TradeSequencer, trade_payload
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP, Trade, TradeStream
 from marketpipe.stream.producers.pacing import Backoff
 from marketpipe.stream.producers.publisher import KafkaPublisher
@@ -68,6 +68,7 @@ class TopGainersProducer:
         self.stream: TradeStream | None = None
         self._publisher: KafkaPublisher | None = None
         self._shard = Shard(0, 1)
+        self.sequencer = TradeSequencer()
         self._listener_backoff = Backoff(config.backoff_base, config.backoff_cap)
         #: Set each time a batch has been applied (lets callers wait for a re-subscription).
         self.reloaded = asyncio.Event()
@@ -147,8 +148,13 @@ class TopGainersProducer:
             if category is None:
                 self.stats.add("unsubscribed_trades")  # in flight while unsubscribing: not ours any more
                 continue
+            seq = self.sequencer.assign(trade.symbol, trade.timestamp_ms)
+            if seq is None:
+                self.stats.add("seq_overflow")
+                continue
             payload = trade_payload(
                 trade,
+                seq=seq,
                 shard=self._shard,
                 pod_name=cfg.pod_name,
                 source="finnhub_topgainers",
