@@ -687,3 +687,85 @@ def round_krw(price: float) -> int | float:
         return int(rounded)
     digits = max(0, -math.floor(math.log10(tick)))
     return round(rounded, digits)
+
+
+# -- market statistics --------------------------------------------------------------------------------
+
+
+def fiat_rate(currency: str, t: float) -> float | None:
+    """Units of ``currency`` per USD at ``t`` for the fiat currencies the simulator quotes."""
+    rates = {
+        "usd": 1.0,
+        "krw": usd_krw(t),
+        "eur": 0.92 + 0.01 * math.sin(2 * math.pi * t / 431_969.0),
+        "jpy": 151.0 + 2.0 * math.sin(2 * math.pi * t / 345_601.0),
+        "gbp": 0.79 + 0.008 * math.sin(2 * math.pi * t / 388_807.0),
+    }
+    return rates.get(currency)
+
+
+#: vs-currencies the simulator serves (CoinGecko serves ~60; these cover the pipeline and a bit more).
+VS_CURRENCIES = ("usd", "krw", "eur", "jpy", "gbp", "btc", "eth")
+
+
+def usd_to(currency: str, t: float, seed: int = 0) -> float | None:
+    """Multiplier that converts a USD amount into ``currency`` at ``t`` (None: not supported)."""
+    rate = fiat_rate(currency, t)
+    if rate is not None:
+        return rate
+    crypto = {"btc": "bitcoin", "eth": "ethereum"}.get(currency)
+    if crypto is None:
+        return None
+    return 1.0 / price_usd(universe(seed).by_id[crypto], t, seed)
+
+
+def turnover(coin: Coin, t: float, seed: int = 0) -> float:
+    """Daily traded value as a fraction of market cap (varies per coin and day)."""
+    day = int(t // 86400)
+    base = 0.01 + 0.25 * unit(seed, coin.id, "turnover") ** 2
+    return base * (0.7 + 0.6 * unit(seed, coin.id, "turnover-day", day))
+
+
+@dataclass(frozen=True)
+class MarketStats:
+    """What ``/coins/markets`` and ``/coins/{id}`` report about a coin at one instant (USD)."""
+
+    price: float
+    market_cap: float
+    fully_diluted_valuation: float | None
+    total_volume: float
+    high_24h: float
+    low_24h: float
+    price_24h_ago: float
+    market_cap_24h_ago: float
+    ath: float
+    atl: float
+
+
+def market_stats(coin: Coin, t: float, seed: int = 0) -> MarketStats:
+    """Current price, cap, volume and 24 h range of ``coin`` at ``t`` in USD."""
+    price = price_usd(coin, t, seed)
+    hourly = [price_usd(coin, t - h * 3600, seed) for h in range(1, 25)]
+    before = hourly[-1]
+    cap = price * coin.circulating_supply if coin.ranked else 0.0
+    fdv_supply = coin.max_supply or coin.total_supply
+    fdv = price * fdv_supply if fdv_supply and coin.ranked else None
+    volume = price * coin.circulating_supply * turnover(coin, t, seed)
+    return MarketStats(
+        price=price,
+        market_cap=cap,
+        fully_diluted_valuation=fdv,
+        total_volume=volume,
+        high_24h=max([price, *hourly]),
+        low_24h=min([price, *hourly]),
+        price_24h_ago=before,
+        market_cap_24h_ago=before * coin.circulating_supply if coin.ranked else 0.0,
+        ath=max(coin.ath, price),
+        atl=min(coin.atl, price),
+    )
+
+
+def change_percentage(coin: Coin, t: float, seconds: float, seed: int = 0) -> float:
+    """Price change in percent over the last ``seconds``."""
+    before = price_usd(coin, t - seconds, seed)
+    return (price_usd(coin, t, seed) - before) / before * 100
