@@ -16,7 +16,7 @@ import math
 import random
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -25,9 +25,7 @@ from typing import Any, Protocol
 #: US regular session in UTC (fixed, DST ignored: 09:30–16:00 US/Eastern standard time).
 SESSION_OPEN_S = 14 * 3600 + 30 * 60
 SESSION_CLOSE_S = 21 * 3600
-#: Day 0 of every price series; the world has history from here on.
-PRICE_EPOCH = date(2015, 1, 1)
-#: Prices are scaled so that the close on this day equals the company's seeded reference price.
+#: The trend of every price series passes through the company's seeded reference price on this day.
 PRICE_REFERENCE_DAY = date(2026, 1, 2)
 #: The bundled constituents list describes the index as of this day; scheduled changes come after it.
 MEMBERSHIP_EPOCH = date(2026, 9, 1)
@@ -160,17 +158,6 @@ class Quote:
         return (self.price / self.prev_close - 1.0) * 100.0 if self.prev_close else 0.0
 
 
-@dataclass
-class _Series:
-    """Daily closes of one symbol from PRICE_EPOCH, extended lazily in order."""
-
-    rng: random.Random
-    drift: float
-    vol: float
-    closes: list[float] = field(default_factory=list)
-    scale: float = 1.0
-
-
 class World:
     """The seeded simulated world. Thread-safe; cheap to query; only ``reset`` forgets caches."""
 
@@ -178,9 +165,10 @@ class World:
         self.seed = seed
         self.clock = clock
         self._lock = threading.RLock()
-        self._series: dict[str, _Series] = {}
         self._manual_changes: list[MembershipChange] = []
         self._companies = {c.symbol: c for c in (*bundled_constituents(), *_CANDIDATES)}
+        self._shapes: dict[str, tuple[float, float, float, tuple[tuple[float, float, float], ...]]] = {}
+        self._paths: dict[tuple[str, int], tuple[float, float, list[float]]] = {}
 
     # -- randomness ------------------------------------------------------------------------
     def rng(self, *parts: object) -> random.Random:
@@ -290,7 +278,7 @@ class World:
         return {
             "shares": float(int(10 ** rng.uniform(8.0, 10.2))),
             "vol": rng.uniform(0.009, 0.028),
-            "drift": rng.uniform(-0.0001, 0.0004),
+            "drift": rng.uniform(-0.0002, 0.0006),
             "base_price": 10 ** rng.uniform(1.2, 2.7),
             "margin": rng.uniform(0.04, 0.32),
             "beta": rng.uniform(0.5, 1.8),
@@ -299,40 +287,43 @@ class World:
             "fy_end_month": 12 if rng.random() < 0.7 else rng.choice((1, 3, 6, 9)),
         }
 
-    # -- prices ------------------------------------------------------------------------------
-    def _closes(self, symbol: str, upto: int) -> list[float]:
-        with self._lock:
-            series = self._series.get(symbol)
-            if series is None:
-                t = self.traits(symbol)
-                series = _Series(self.rng("prices", symbol), t["drift"], t["vol"], [1.0])
-                self._extend(series, (PRICE_REFERENCE_DAY - PRICE_EPOCH).days)
-                series.scale = t["base_price"] / series.closes[-1]
-                self._series[symbol] = series
-            self._extend(series, upto)
-            return series.closes
+    def exchange(self, symbol: str) -> str:
+        """The listing exchange (NYSE or NASDAQ), the same for every provider."""
+        return "NASDAQ" if self.unit("exchange", symbol) < 0.35 else "NYSE"
 
-    @staticmethod
-    def _extend(series: _Series, upto: int) -> None:
-        closes = series.closes
-        while len(closes) <= upto:
-            day = PRICE_EPOCH + timedelta(days=len(closes))
-            last = closes[-1]
-            if is_trading_day(day):
-                # Log-normal daily step; a rare larger move gives gainers/losers lists some life.
-                shock = series.rng.gauss(0.0, series.vol)
-                if series.rng.random() < 0.01:
-                    shock += series.rng.choice((-1, 1)) * series.rng.uniform(0.05, 0.15)
-                closes.append(max(1e-4, last * math.exp(series.drift + shock)))
-            else:
-                series.rng.random()  # keep the stream aligned to calendar days
-                closes.append(last)
+    # -- prices ------------------------------------------------------------------------------
+    def _price_shape(self, symbol: str) -> tuple[float, float, float, tuple[tuple[float, float, float], ...]]:
+        """(log reference price, daily drift, daily volatility, slow cycles (amplitude, period, phase))."""
+        shape = self._shapes.get(symbol)
+        if shape is None:
+            t = self.traits(symbol)
+            rng = self.rng("price-shape", symbol)
+            cycles = tuple(
+                (rng.uniform(0.02, 0.12), rng.uniform(15.0, 400.0), rng.uniform(0.0, 2 * math.pi))
+                for _ in range(4)
+            )
+            shape = (math.log(t["base_price"]), t["drift"], t["vol"], cycles)
+            self._shapes[symbol] = shape
+        return shape
 
     def close(self, symbol: str, day: date) -> float:
-        """The official close of ``symbol`` on ``day`` (the last trading close for weekends)."""
-        index = max(0, (day - PRICE_EPOCH).days)
-        closes = self._closes(symbol, index)
-        return round(closes[index] * self._series[symbol].scale, 2)
+        """The official close of ``symbol`` on ``day`` (the last trading close for weekends).
+
+        A closed form per (symbol, day): trend + slow cycles + that day's seeded noise and rare jump,
+        so any day costs the same and nothing is replayed.
+        """
+        day = last_trading_day(day)
+        log_ref, drift, vol, cycles = self._price_shape(symbol)
+        n = day.toordinal()
+        level = log_ref + drift * (n - PRICE_REFERENCE_DAY.toordinal())
+        level += sum(a * math.sin(2 * math.pi * n / period + phase) for a, period, phase in cycles)
+        noise = stable_int(self.seed, "close", symbol, n)
+        u1 = ((noise >> 11) + 0.5) / 2.0**53
+        u2 = (noise & 0x7FF) / 2048.0
+        level += vol * math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
+        if (noise >> 3) % 200 == 0:  # a rare one-day jump gives the movers lists some life
+            level += (0.06 + 0.1 * u2) * (1 if noise & 1 else -1)
+        return round(max(0.01, math.exp(level)), 2)
 
     def daily_volume(self, symbol: str, day: date) -> int:
         if not is_trading_day(day):
@@ -341,13 +332,19 @@ class World:
         return int(t["shares"] * t["turnover"] * (0.5 + self.unit("volume", symbol, day.toordinal())))
 
     def _path(self, symbol: str, day: date) -> tuple[float, float, list[float]]:
-        """(open, close, wiggle amplitudes) of the intraday path on a trading day."""
+        """(open, close, wiggle amplitudes) of the intraday path on a trading day (cached)."""
+        cached = self._paths.get((symbol, day.toordinal()))
+        if cached is not None:
+            return cached
+        if len(self._paths) > 50_000:
+            self._paths.clear()
         prev = self.close(symbol, previous_trading_day(day))
         close = self.close(symbol, day)
         rng = self.rng("intraday", symbol, day.toordinal())
         vol = self.traits(symbol)["vol"]
         opening = prev * (1.0 + rng.gauss(0.0, vol * 0.3))
         amplitudes = [rng.gauss(0.0, vol * 0.4) / k for k in range(1, 5)]
+        self._paths[(symbol, day.toordinal())] = (opening, close, amplitudes)
         return opening, close, amplitudes
 
     def price(self, symbol: str, ts: float | None = None) -> float:
@@ -395,6 +392,10 @@ class World:
             ts=until,
         )
 
+    def articles(self, day: date, until_ts: float | None = None) -> tuple[Article, ...]:
+        """News of ``day`` published by ``until_ts`` (default: now), oldest first (see :class:`Article`)."""
+        return articles(self, day, until_ts)
+
     def movers(self, symbols: Iterable[str], ts: float | None = None) -> list[Quote]:
         """Quotes of ``symbols`` sorted by percent change, best first."""
         quotes = [self.quote(s, ts) for s in symbols]
@@ -410,3 +411,199 @@ def _third_friday(year: int, month: int) -> date:
 def pick(rng: random.Random, items: Sequence[Any], k: int) -> list[Any]:
     """``k`` distinct items of ``items`` (fewer if there are fewer)."""
     return rng.sample(list(items), min(k, len(items)))
+
+
+# -- news -------------------------------------------------------------------------------------------
+
+#: Alpha Vantage topic query codes → display names used in replies (spec §1.3).
+NEWS_TOPICS: dict[str, str] = {
+    "blockchain": "Blockchain",
+    "earnings": "Earnings",
+    "ipo": "IPO",
+    "mergers_and_acquisitions": "Mergers & Acquisitions",
+    "financial_markets": "Financial Markets",
+    "economy_fiscal": "Economy - Fiscal",
+    "economy_monetary": "Economy - Monetary",
+    "economy_macro": "Economy - Macro",
+    "energy_transportation": "Energy & Transportation",
+    "finance": "Finance",
+    "life_sciences": "Life Sciences",
+    "manufacturing": "Manufacturing",
+    "real_estate": "Real Estate & Construction",
+    "retail_wholesale": "Retail & Wholesale",
+    "technology": "Technology",
+}
+
+_SECTOR_TOPIC = {
+    "Information Technology": "technology",
+    "Communication Services": "technology",
+    "Health Care": "life_sciences",
+    "Financials": "finance",
+    "Energy": "energy_transportation",
+    "Industrials": "manufacturing",
+    "Materials": "manufacturing",
+    "Consumer Discretionary": "retail_wholesale",
+    "Consumer Staples": "retail_wholesale",
+    "Real Estate": "real_estate",
+    "Utilities": "energy_transportation",
+}
+
+#: Tickers that get most of the coverage (as in real news flow).
+HOT_TICKERS = (
+    "AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM", "V", "MA", "XOM", "CVX", "JNJ", "PFE",
+    "UNH", "ABBV", "WMT", "COST", "HD", "LOW", "DIS", "NFLX", "BA", "CAT", "GE", "F", "GM", "INTC", "AMD",
+    "ORCL", "CRM", "BAC", "WFC", "GS", "C", "COIN", "KO", "MCD", "NKE", "IBM",
+)  # fmt: skip
+
+_NEWS_SOURCES = (
+    ("Benzinga", "www.benzinga.com", "Markets"),
+    ("Motley Fool", "www.fool.com", "n/a"),
+    ("Zacks Commentary", "www.zacks.com", "n/a"),
+    ("Reuters", "www.reuters.com", "Business"),
+    ("CNBC", "www.cnbc.com", "Top News"),
+    ("Business Insider", "markets.businessinsider.com", "Markets"),
+    ("MarketWatch", "www.marketwatch.com", "Top Stories"),
+    ("Decrypt.co", "decrypt.co", "General"),
+)
+_AUTHORS = (
+    "Benzinga Insights",
+    "Zacks Equity Research",
+    "RTTNews",
+    "Sam Quirke",
+    "Maria Li",
+    "John Doe",
+    "Ana Ruiz",
+)
+_HEADLINES = (
+    "{name} ( {sym} ) Shares Move After {topic} Update",
+    "Investigating {name}'s Standing In {industry} Industry Compared To Competitors",
+    "Why {name} Stock Is Trending Today",
+    "{name} Reports Quarterly Results: What Investors Should Know",
+    "Analysts Revise Price Targets On {name} After {topic} News",
+    "{name} Announces Strategic Update Amid {topic} Headwinds",
+    "Is {name} A Buy After Recent {topic} Developments?",
+)
+_SUMMARIES = (
+    "In the dynamic and cutthroat world of business, conducting thorough company analysis is essential "
+    "for investors. {name} drew attention as {topic} themes dominated the session.",
+    "Shares of {name} moved as traders weighed fresh {topic} signals and the broader market tone.",
+    "{name} remains in focus; analysts point to {topic} trends as a driver for the coming quarters.",
+)
+NEWS_PER_DAY = 96  # one article every 15 minutes on average
+
+
+@dataclass(frozen=True)
+class Article:
+    """A simulated news article with per-ticker and per-topic relevance and sentiment."""
+
+    id: int
+    ts: float  # published, Unix seconds
+    title: str
+    url: str
+    summary: str
+    source: str
+    source_domain: str
+    category: str
+    authors: tuple[str, ...]
+    banner_image: str | None
+    topics: tuple[tuple[str, float], ...]  # (query code, relevance)
+    tickers: tuple[tuple[str, float, float], ...]  # (ticker, relevance, sentiment score)
+    sentiment: float  # overall score
+
+
+def sentiment_label(score: float) -> str:
+    """Alpha Vantage's label for a sentiment score (hyphenated, as in replies)."""
+    if score <= -0.35:
+        return "Bearish"
+    if score <= -0.15:
+        return "Somewhat-Bearish"
+    if score < 0.15:
+        return "Neutral"
+    if score < 0.35:
+        return "Somewhat-Bullish"
+    return "Bullish"
+
+
+def _news_day(world: World, day: date) -> tuple[Article, ...]:
+    rng = world.rng("news", day.toordinal())
+    members = world.constituents(day)
+    if not members:
+        return ()
+    symbols = [c.symbol for c in members]
+    hot = [s for s in HOT_TICKERS if world.company(s) is not None]
+    start = day_start(day)
+    articles: list[Article] = []
+    for index in range(NEWS_PER_DAY):
+        ts = float(int(start + index * 900 + rng.randrange(0, 900)))
+        primary = rng.choice(hot) if rng.random() < 0.5 and hot else rng.choice(symbols)
+        company = world.company(primary)
+        sector_topic = _SECTOR_TOPIC.get(company.sector if company else "", "financial_markets")
+        topics = {sector_topic: round(rng.uniform(0.5, 1.0), 6)}
+        for _ in range(rng.randrange(0, 3)):
+            topics.setdefault(rng.choice(tuple(NEWS_TOPICS)), round(rng.uniform(0.1, 0.9), 6))
+        mood = rng.gauss(0.1, 0.25)
+        tickers = [(primary, round(rng.uniform(0.4, 1.0), 6), round(mood + rng.gauss(0, 0.1), 6))]
+        for other in rng.sample(symbols, rng.randrange(0, 3)):
+            if other != primary:
+                tickers.append((other, round(rng.uniform(0.05, 0.5), 6), round(rng.gauss(0.05, 0.2), 6)))
+        if "blockchain" in topics or rng.random() < 0.03:
+            tickers.append(("CRYPTO:BTC", round(rng.uniform(0.1, 0.6), 6), round(rng.gauss(0.1, 0.2), 6)))
+        if rng.random() < 0.03:
+            tickers.append(("FOREX:USD", round(rng.uniform(0.05, 0.3), 6), round(rng.gauss(0, 0.1), 6)))
+        source, domain, category = rng.choice(_NEWS_SOURCES)
+        name = company.name if company else primary
+        topic_name = NEWS_TOPICS[sector_topic]
+        title = rng.choice(_HEADLINES).format(
+            name=name,
+            sym=f"NYSE:{primary}",
+            topic=topic_name,
+            industry=company.sub_industry if company else "",
+        )
+        article_id = day.toordinal() * 1000 + index
+        slug = "-".join(title.lower().replace("(", "").replace(")", "").replace("'", "").split()[:8])
+        articles.append(
+            Article(
+                id=article_id,
+                ts=ts,
+                title=title,
+                url=f"https://{domain}/news/{day:%Y/%m/%d}/{article_id}/{slug}",
+                summary=rng.choice(_SUMMARIES).format(name=name, topic=topic_name.lower()),
+                source=source,
+                source_domain=domain,
+                category=category,
+                authors=tuple(rng.sample(_AUTHORS, rng.choice((0, 1, 1, 1, 2)))),
+                banner_image=rng.choice(
+                    (
+                        f"https://{domain}/images/{article_id}.jpg",
+                        f"https://{domain}/images/{article_id}.png",
+                        None,
+                        "",
+                    )
+                ),
+                topics=tuple(topics.items()),
+                tickers=tuple(tickers),
+                sentiment=round(mood, 6),
+            )
+        )
+    return tuple(articles)
+
+
+_news_cache_lock = threading.Lock()
+
+
+def articles(world: World, day: date, until_ts: float | None = None) -> tuple[Article, ...]:
+    """The articles of ``day`` published at or before ``until_ts`` (default: now), oldest first."""
+    key = (world.seed, day.toordinal(), len(world._manual_changes))
+    with _news_cache_lock:
+        cached = _NEWS_CACHE.get(key)
+    if cached is None:
+        cached = _news_day(world, day)
+        with _news_cache_lock:
+            if len(_NEWS_CACHE) > 512:
+                _NEWS_CACHE.clear()
+            _NEWS_CACHE[key] = cached
+    limit = world.now() if until_ts is None else until_ts
+    return tuple(a for a in cached if a.ts <= limit)
+
+
+_NEWS_CACHE: dict[tuple[int, int, int], tuple[Article, ...]] = {}
