@@ -94,8 +94,8 @@ def test_trades_reach_kafka_keyed_by_symbol_with_normalised_fields(
     with ProducerThread(producer.run):
         wait_for(lambda: producer.stats.get("delivered") >= 2000, what="2000 delivered trades")
     stats = producer.stats.snapshot()
+    # Every produced message was acknowledged by the broker before stop() returned (flush on stop).
     assert stats["delivered"] == stats["produced"] and stats.get("delivery_failed", 0) == 0
-    assert producer._publisher is not None and producer._publisher.pending() == 0  # flushed on stop
 
     messages = read_topic(kafka_bootstrap, topic, 3, stats["produced"])
     assert len(messages) == stats["produced"]

@@ -232,16 +232,33 @@ class BithumbProducer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
 
+    def open(self) -> None:
+        """Create the Kafka publisher (``run`` does this; call it yourself to drive ``poll_once``)."""
+        if self._publisher is None:
+            self._publisher = KafkaPublisher(
+                self.config.bootstrap,
+                self.stats,
+                client_id="marketpipe-bithumb",
+                config=self.config.kafka_config,
+            )
+
+    def close(self) -> int:
+        """Flush and close the publisher; returns messages left undelivered."""
+        publisher, self._publisher = self._publisher, None
+        return publisher.close() if publisher is not None else 0
+
+    def http_client(self) -> httpx.AsyncClient:
+        """An HTTP client for the configured base URL (no proxy from the environment)."""
+        return httpx.AsyncClient(
+            base_url=self.config.base_url, timeout=self.config.http_timeout_s, trust_env=False
+        )
+
     async def run(self, stop: asyncio.Event, client: httpx.AsyncClient | None = None) -> None:
         """Poll every ``interval_s`` until ``stop``; errors back off instead of crashing."""
         cfg = self.config
-        self._publisher = KafkaPublisher(
-            cfg.bootstrap, self.stats, client_id="marketpipe-bithumb", config=cfg.kafka_config
-        )
+        self.open()
         owns_client = client is None
-        client = client or httpx.AsyncClient(
-            base_url=cfg.base_url, timeout=cfg.http_timeout_s, trust_env=False
-        )
+        client = client or self.http_client()
         log.info(logfmt({"event": "bithumb.start", "topic": cfg.topic, "interval_s": cfg.interval_s}))
         try:
             next_cycle = time.monotonic()
@@ -251,7 +268,9 @@ class BithumbProducer:
                     self._backoff.reset()
                 except BithumbRateLimited as exc:
                     self.stats.add("rate_limited")
-                    delay = exc.retry_after if exc.retry_after is not None else self._backoff.next_delay()
+                    backoff = self._backoff.next_delay()
+                    # Honour Retry-After, but never sleep past the backoff cap on a server's say-so.
+                    delay = min(exc.retry_after, cfg.backoff_cap) if exc.retry_after is not None else backoff
                     log.warning(logfmt({"event": "bithumb.rate_limited", "wait_s": round(delay, 2)}))
                     await self._wait(stop, delay)
                     next_cycle = time.monotonic()
@@ -278,4 +297,4 @@ class BithumbProducer:
         finally:
             if owns_client:
                 await client.aclose()
-            await asyncio.to_thread(self._publisher.close)
+            await asyncio.to_thread(self.close)

@@ -110,4 +110,10 @@ class KafkaPublisher:
         remaining = self.flush(timeout)
         if remaining:
             log.error(logfmt({"event": "producer.flush_incomplete", "undelivered": remaining}))
+            # Fail what is left now (counted as delivery_failed) so close() cannot hang on a dead broker.
+            self._producer.purge()
+            self._producer.poll(0)
+        # Release librdkafka's threads and sockets now rather than whenever the GC breaks the
+        # producer <-> callback reference cycle.
+        self._producer.close()
         return remaining
