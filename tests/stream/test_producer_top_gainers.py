@@ -1,0 +1,129 @@
+"""Top-gainers producer: follows `LISTEN top_gainers_updated` (real trigger, real PostgreSQL) and streams
+the latest batch's trades from the sandbox WebSocket into a real Kafka topic."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from pydantic import SecretStr
+
+from marketpipe.stream import codec
+from marketpipe.stream.producers.runner import ProducerThread
+from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            for msg in consumer.consume(10_000, timeout=0.5):
+                assert msg.error() is None, msg.error()
+                messages.append(msg)
+    finally:
+        consumer.close()
+    return messages
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def insert_batch(dsn: str, batch_id: int, lists: dict[str, list[str]]) -> None:
+    """One top_gainers batch in one INSERT statement and transaction (as the dataset writes it)."""
+    rows = [
+        (batch_id, symbol, category, rank)
+        for category, symbols in lists.items()
+        for rank, symbol in enumerate(symbols, start=1)
+    ]
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO top_gainers (batch_id, last_updated, symbol, category, rank_position, price, volume) "
+            "SELECT b, now(), s, c, r, 10.5, 1000 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[]) "
+            "AS t(b, s, c, r)",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
+        )
+
+
+def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
+    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], pg_dsn: str
+) -> None:
+    symbols = sorted(sandbox.admin.constituents())[:12]
+    first = {"top_gainers": symbols[0:3], "top_losers": symbols[3:5], "most_actively_traded": symbols[5:7]}
+    second = {"top_gainers": symbols[5:9], "top_losers": symbols[9:11], "most_actively_traded": symbols[0:1]}
+    first_set = {s for group in first.values() for s in group}
+    second_set = {s for group in second.values() for s in group}
+    insert_batch(pg_dsn, 1, first)
+
+    topic = kafka_topic("topgainers")
+    producer = TopGainersProducer(
+        TopGainersProducerConfig(
+            bootstrap=kafka_bootstrap,
+            ws_url=sandbox.base_url("finnhub_ws"),
+            token=SecretStr("k2-topgainers"),
+            dsn=pg_dsn,
+            topic=topic,
+            backoff_base=0.2,
+            backoff_cap=1.0,
+        )
+    )
+    with ProducerThread(producer.run) as thread:
+        wait_for(
+            lambda: (
+                producer.batch_id == 1
+                and producer.stream is not None
+                and producer.stream.subscribed == first_set
+            ),
+            what="batch 1 subscribed",
+        )
+        wait_for(lambda: producer.stats.get("delivered") >= 50, what="batch 1 trades")
+        insert_batch(pg_dsn, 2, second)  # the migration's trigger NOTIFYs top_gainers_updated at commit
+        wait_for(
+            lambda: (
+                producer.batch_id == 2
+                and producer.stream is not None
+                and producer.stream.subscribed == second_set
+            ),
+            what="batch 2 subscribed",
+        )
+        delivered_at_switch = producer.stats.get("delivered")
+        wait_for(lambda: producer.stats.get("delivered") >= delivered_at_switch + 50, what="batch 2 trades")
+        assert thread.alive
+    stats = producer.stats.snapshot()
+    assert stats["notifications"] >= 1 and stats["batches"] == 2
+    assert producer.stream is not None and producer.stream.connections == 1  # diff applied live, no reconnect
+    # Only the new symbols were subscribed the second time (7 first, then 7 - overlap of 2).
+    assert stats["subscribes"] == len(first_set) + len(second_set - first_set)
+
+    messages = read_topic(kafka_bootstrap, topic, stats["produced"])
+    assert len(messages) == stats["produced"]
+    category_of = {
+        1: {s: c for c, group in first.items() for s in group},
+        2: {s: c for c, group in second.items() for s in group},
+    }
+    batches_seen = set()
+    for msg in messages:
+        body = orjson.loads(msg.value())
+        codec.decode_trade(msg.value())
+        assert msg.key().decode() == body["symbol"]
+        assert body["source"] == "finnhub_topgainers"
+        assert body["category"] == category_of[body["batch_id"]][body["symbol"]]
+        batches_seen.add(body["batch_id"])
+    assert batches_seen == {1, 2}
+    # After the switch every trade belongs to the new batch's symbols.
+    last = [orjson.loads(m.value()) for m in messages[-20:]]
+    assert all(b["batch_id"] == 2 and b["symbol"] in second_set for b in last)
