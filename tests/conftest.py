@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,10 +46,29 @@ def _load_plugins() -> None:
 _load_plugins()
 
 
+def _service_dir() -> Path:
+    # Not under pytest's tmp dir: that root is private to root (0700), but embedded PostgreSQL runs
+    # as an unprivileged user when we are root and must traverse the path. Short, too, because a
+    # Unix socket path must stay under ~100 bytes.
+    path = Path(tempfile.mkdtemp(prefix="mp-svc-"))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Short path: PostgreSQL's Unix socket path must stay under ~100 bytes.
-    return tmp_path_factory.mktemp("svc")
+def services_dir() -> Iterator[Path]:
+    """A directory for the session's embedded services (removed at the end)."""
+    path = _service_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def service_tmp_dir() -> Iterator[Path]:
+    """A fresh directory for a test that starts its own PostgreSQL/Redis/Kafka (removed after)."""
+    path = _service_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

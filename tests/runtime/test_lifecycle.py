@@ -24,8 +24,8 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_up_is_idempotent_status_reports_and_down_stops(tmp_path: Path) -> None:
-    data_dir = tmp_path / "mp"
+def test_up_is_idempotent_status_reports_and_down_stops(service_tmp_dir: Path) -> None:
+    data_dir = service_tmp_dir / "mp"
     first = run_cli(data_dir, "up")
     assert first.returncode == 0, first.stderr
     pg_state = json.loads((data_dir / "run" / "postgres.json").read_text())
