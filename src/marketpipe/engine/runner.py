@@ -236,6 +236,7 @@ class _Run:
         self.last_error = ""
         self.pending = 0
         self.batch_id: int | None = None
+        self.not_found: list[str] = []
 
     # -- result -----------------------------------------------------------------------------------
 
@@ -368,6 +369,8 @@ class _Run:
         failed = sum(self.errors.values())
         if not failed:
             note = f"{self.done} items done" if self.done else "nothing due"
+            if self.not_found:
+                note += f" ({len(self.not_found)} unknown at the provider: {', '.join(self.not_found[:5])})"
             return self.result("ok", None, note)
         dominant = self.errors.most_common(1)[0][0]
         message = f"{failed} items failed ({', '.join(f'{k}: {v}' for k, v in self.errors.items())}); last: {self.last_error}"
@@ -402,6 +405,7 @@ class _Run:
                 with self.conn.transaction():
                     self.cursor.record_done(item, self.ctx.run_id, self.ctx.now(), {"not_found": True})
                 self.done += 1
+                self.not_found.append(item)
                 return True
             except (QuotaExhausted, InvalidKeyError):
                 raise

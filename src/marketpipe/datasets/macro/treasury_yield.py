@@ -14,12 +14,12 @@ from marketpipe.engine.registry import DatasetSpec, Row, RunContext
 
 MATURITIES = ("2year", "10year", "30year")
 FRED_SERIES = {
-    "3month": "GS3M",
-    "2year": "GS2",
-    "5year": "GS5",
-    "7year": "GS7",
-    "10year": "GS10",
-    "30year": "GS30",
+    "3month": "DGS3MO",
+    "2year": "DGS2",
+    "5year": "DGS5",
+    "7year": "DGS7",
+    "10year": "DGS10",
+    "30year": "DGS30",
 }
 ENVELOPE = {"unit": "percent", "interval": "monthly"}
 
