@@ -171,7 +171,8 @@ def _catalogue() -> dict[str, FredSeries]:
 CATALOGUE: dict[str, FredSeries] = _catalogue()
 
 
-def _us_holidays(year: int) -> set[date]:
+@lru_cache(maxsize=256)
+def us_holidays(year: int) -> frozenset[date]:
     """Fixed-date and nth-weekday US federal holidays (enough for bond-market "." gaps)."""
 
     def nth(month: int, weekday: int, n: int) -> date:
@@ -182,15 +183,32 @@ def _us_holidays(year: int) -> set[date]:
         end = date(year + (month // 12), month % 12 + 1, 1) - timedelta(days=1)
         return end - timedelta(days=(end.weekday() - weekday) % 7)
 
-    fixed = {date(year, 1, 1), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)}
+    def observed(day: date) -> date:
+        # A Saturday holiday is observed on Friday, a Sunday one on Monday.
+        return (
+            day - timedelta(days=1)
+            if day.weekday() == 5
+            else day + timedelta(days=1)
+            if day.weekday() == 6
+            else day
+        )
+
+    fixed = [date(year, 1, 1), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
     if year >= 2021:
-        fixed.add(date(year, 6, 19))
-    return fixed | {nth(1, 0, 3), nth(2, 0, 3), last(5, 0), nth(9, 0, 1), nth(10, 0, 2), nth(11, 3, 4)}
+        fixed.append(date(year, 6, 19))
+    return frozenset({observed(day) for day in fixed}) | {
+        nth(1, 0, 3),
+        nth(2, 0, 3),
+        last(5, 0),
+        nth(9, 0, 1),
+        nth(10, 0, 2),
+        nth(11, 3, 4),
+    }
 
 
 def raw_value(series: FredSeries, day: date) -> Value:
     """The observation of ``series`` dated ``day`` (None = missing)."""
-    if series.frequency_short == "D" and series.holidays_missing and day in _us_holidays(day.year):
+    if series.frequency_short == "D" and series.holidays_missing and day in us_holidays(day.year):
         return None
     value = series.level(_years(day)) * (1 + series.noise * _noise(series.series_id, day))
     return round(value, series.decimals)
