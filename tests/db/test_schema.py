@@ -463,27 +463,37 @@ def _unique_keys(conn: psycopg.Connection, table: str) -> set[tuple[str, ...]]:
     return {tuple(cols) for cols in keys.values()}
 
 
+@pytest.fixture(scope="module")
+def schema(pg_session_dsn: str) -> Iterator[psycopg.Connection]:
+    """A read-only look at the migrated schema, shared by the catalog tests (no per-test database)."""
+    conn = psycopg.connect(pg_session_dsn, autocommit=True)
+    yield conn
+    conn.close()
+
+
 def test_the_seed_readme_tables_and_the_extras_are_all_covered() -> None:
     assert len(PRIMARY_KEYS) == 51  # 30 README tables + 21 used by the seed's code and backend
 
 
 @pytest.mark.parametrize(("table", "key"), sorted(PRIMARY_KEYS.items()))
-def test_table_exists_with_its_primary_key(db: psycopg.Connection, table: str, key: tuple[str, ...]) -> None:
-    assert _primary_key(db, table) == key
+def test_table_exists_with_its_primary_key(
+    schema: psycopg.Connection, table: str, key: tuple[str, ...]
+) -> None:
+    assert _primary_key(schema, table) == key
 
 
 @pytest.mark.parametrize(("table", "key"), sorted(UNIQUE_KEYS.items()))
 def test_surrogate_keyed_table_has_its_natural_unique_key(
-    db: psycopg.Connection, table: str, key: tuple[str, ...]
+    schema: psycopg.Connection, table: str, key: tuple[str, ...]
 ) -> None:
-    assert key in _unique_keys(db, table)
+    assert key in _unique_keys(schema, table)
 
 
-def test_no_unexpected_tables_in_the_seed_range(db: psycopg.Connection) -> None:
+def test_no_unexpected_tables_in_the_seed_range(schema: psycopg.Connection) -> None:
     """Everything public is either a seed table or another helper's state table (0100+)."""
     tables = {
         r[0]
-        for r in db.execute(
+        for r in schema.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
         )
@@ -493,16 +503,16 @@ def test_no_unexpected_tables_in_the_seed_range(db: psycopg.Connection) -> None:
 
 @pytest.mark.parametrize(("table", "expected"), sorted(BACKEND_COLUMNS.items()))
 def test_backend_columns_exist_with_sensible_types(
-    db: psycopg.Connection, table: str, expected: dict[str, str]
+    schema: psycopg.Connection, table: str, expected: dict[str, str]
 ) -> None:
-    actual = _columns(db, table)
+    actual = _columns(schema, table)
     wrong = {col: (want, actual.get(col)) for col, want in expected.items() if actual.get(col) != want}
     assert wrong == {}
 
 
-def test_seed_tables_use_timestamptz_text_and_unbounded_numeric(db: psycopg.Connection) -> None:
+def test_seed_tables_use_timestamptz_text_and_unbounded_numeric(schema: psycopg.Connection) -> None:
     """No naive timestamps, no varchar(n) truncation, no NUMERIC(p,s) that can overflow."""
-    rows = db.execute(
+    rows = schema.execute(
         """SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision
              FROM information_schema.columns
             WHERE table_schema = 'public' AND table_name = ANY (%s)""",
@@ -719,8 +729,8 @@ def test_each_new_batch_notifies_once_and_a_rerun_of_a_batch_is_silent(
     assert batches == [7, 8, 9]
 
 
-def test_top_gainers_trigger_is_statement_level_with_a_transition_table(db: psycopg.Connection) -> None:
-    row = db.execute(
+def test_top_gainers_trigger_is_statement_level_with_a_transition_table(schema: psycopg.Connection) -> None:
+    row = schema.execute(
         "SELECT tgtype & 1, tgnewtable FROM pg_trigger WHERE tgrelid = 'top_gainers'::regclass "
         "AND NOT tgisinternal"
     ).fetchall()
