@@ -22,7 +22,7 @@ from marketpipe.orchestration.local import (
     default_dags_folder,
     pools_import_json,
 )
-from marketpipe.orchestration.plan import plan_dags, pool_name, pool_slots, providers_in
+from marketpipe.orchestration.plan import plan_dags, pool_name, pool_providers, pool_slots
 
 app = typer.Typer(help="Run Apache Airflow locally on marketpipe's DAGs (dags/).", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def _airflow(settings: Settings, home: Path | None, sandbox: bool) -> LocalAirfl
 
 def _init(local: LocalAirflow) -> None:
     local.migrate()
-    pools = local.set_pools(providers_in(plan_dags()))
+    pools = local.set_pools(pool_providers())
     dsn = local.extra_env.get("AIRFLOW_CONN_MARKETPIPE_POSTGRES")
     typer.echo(f"airflow home {local.home}; dags folder {local.dags_folder}")
     typer.echo("pools: " + ", ".join(f"{name}={slots}" for name, slots in pools.items()))
@@ -75,7 +75,7 @@ def list_pools(
     as_json: bool = typer.Option(False, "--json", help="Print the `airflow pools import` file instead."),
 ) -> None:
     """List the Airflow pools marketpipe tasks use and their slots."""
-    providers = providers_in(plan_dags())
+    providers = pool_providers()
     if as_json:
         typer.echo(pools_import_json(providers), nl=False)
         return

@@ -44,7 +44,8 @@ class Spec:
         ("15 4 1 * *", "monthly_d01_0415"),
         ("0 3,15 * * *", "cron_0_3and15_x_x_x"),
         ("0 */6 * * *", "cron_0_xevery6_x_x_x"),
-        ("0 9 * * 1-5", "cron_0_9_x_x_1to5"),
+        ("15 21 * * 1-5", "weekdays_2115"),
+        ("0 9 * * 1-6", "cron_0_9_x_x_1to6"),
     ],
 )
 def test_cadence_label_is_stable_and_id_safe(schedule: str, label: str) -> None:

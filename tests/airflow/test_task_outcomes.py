@@ -55,7 +55,8 @@ def test_partial_run_that_did_work_succeeds_and_says_when_it_resumes() -> None:
 
 def test_partial_run_that_did_nothing_is_skipped_not_failed() -> None:
     summary = run_summary(
-        _result(status="partial", calls=0, rows_inserted=0, items_done=0, items_pending=20, resume_at=None)
+        # One call was made and refused for quota: still nothing done.
+        _result(status="partial", calls=1, rows_inserted=0, items_done=0, items_pending=20, resume_at=None)
     )
     with pytest.raises(AirflowSkipException):
         raise_for_outcome(summary)

@@ -7,8 +7,8 @@ Outcome → task state (documented in docs/airflow.md):
 
 * ``ok`` → success.
 * ``partial`` (quotas exhausted, the run stopped cleanly and says when it can resume) → success;
-  if nothing at all was done (no call, no item, no row) the task is *skipped* instead, so the grid
-  shows a run that found no budget. Never a failure: a retry would only burn more quota.
+  if nothing at all was done (no item finished, no row written) the task is *skipped* instead, so
+  the grid shows a run that found no budget. Never a failure: a retry would only burn more quota.
 * ``failed`` with ``TransientError`` → :class:`TransientRunError`, retried with exponential backoff.
 * any other ``failed`` (``ConfigurationError``, bad data, …) → ``AirflowFailException``: no retry.
 
@@ -241,10 +241,8 @@ def run_summary(result: Any) -> dict[str, Any]:
 
 
 def nothing_done(summary: Mapping[str, Any]) -> bool:
-    """True when a run made no call, finished no item and wrote no row."""
-    return not (
-        summary["calls"] or summary["items_done"] or summary["rows_inserted"] or summary["rows_updated"]
-    )
+    """True when a run finished no item and wrote no row (calls refused for quota do not count)."""
+    return not (summary["items_done"] or summary["rows_inserted"] or summary["rows_updated"])
 
 
 def raise_for_outcome(summary: Mapping[str, Any]) -> None:

@@ -5,7 +5,7 @@ listed (``marketpipe airflow dags``) and tested without an Airflow installation.
 
 DAG id rule (stable, documented in docs/airflow.md): ``marketpipe_<group>_<cadence>`` where ``cadence``
 is derived from the schedule only — ``@daily`` → ``daily``, ``0 6 * * *`` → ``daily_0600``,
-``0 6 * * 1`` → ``weekly_mon_0600``, ``30 * * * *`` → ``hourly_m30``, anything else → ``cron_`` + the
+``0 6 * * 1`` → ``weekly_mon_0600``, ``15 21 * * 1-5`` → ``weekdays_2115``, ``30 * * * *`` → ``hourly_m30``, anything else → ``cron_`` + the
 expression with ``*`` → ``x``, ``/`` → ``every``, ``,`` → ``and``, ``-`` → ``to``. Adding a dataset never
 renames an existing DAG: a dataset with a new schedule in an existing group gets a DAG of its own.
 """
@@ -123,6 +123,8 @@ def cadence_label(schedule: str) -> str:
         return f"daily_{hhmm}"
     if simple and dom == "*" and month == "*" and dow.isdigit() and int(dow) <= 7:
         return f"weekly_{_WEEKDAYS[int(dow) % 7]}_{hhmm}"
+    if simple and dom == "*" and month == "*" and dow == "1-5":
+        return f"weekdays_{hhmm}"
     if simple and dom.isdigit() and month == "*" and dow == "*":
         return f"monthly_d{int(dom):02d}_{hhmm}"
     if minute.isdigit() and hour == "*" and dom == "*" and month == "*" and dow == "*":
@@ -199,8 +201,15 @@ def plan_dags(datasets: Iterable[DatasetLike] | None = None) -> list[DagPlan]:
     return plans
 
 
+def pool_providers() -> list[str]:
+    """Providers that get a pool: every provider marketpipe knows, so a new dataset needs no new pool."""
+    from marketpipe.config import PROVIDERS
+
+    return sorted(PROVIDERS)
+
+
 def providers_in(plans: Sequence[DagPlan]) -> list[str]:
-    """Every provider some task uses (sorted): the pools to create."""
+    """Every external provider some task uses (sorted)."""
     return sorted(
         {p for plan in plans for task in plan.tasks for p in task.providers if p not in LOCAL_PROVIDERS}
     )

@@ -1,0 +1,159 @@
+"""Whole DAG runs with ``airflow dags test`` (real Airflow 3) against the sandbox and real PostgreSQL.
+
+Each test runs Airflow as a subprocess on the session's Airflow home, with this test's fresh marketpipe
+database passed as the Airflow connection ``marketpipe_postgres`` and provider keys passed as Airflow
+Variables, then reads the outcome from PostgreSQL (rows, run ledger) and Airflow's metadata (dag run
+state, task state and try number, the ``run_result`` XCom).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from marketpipe.engine.registry import get_dataset
+from marketpipe.orchestration.local import DagRunState, LocalAirflow, connection_json
+from marketpipe.orchestration.plan import DagPlan, plan_dags
+from plugins.sandbox import SANDBOX_START, SandboxHandle
+
+#: A logical date inside the sandbox's simulated week (its clock starts on Monday 2026-11-16).
+LOGICAL_DATE = SANDBOX_START.date().isoformat()
+#: Symbols per universe-driven dataset: enough to prove the fan-out, small enough to stay fast.
+UNIVERSE_LIMIT = "3"
+#: Keys the sandbox accepts (any non-empty key); passed through Airflow, never a real secret.
+SANDBOX_KEYS = {"alpha_vantage": "av-airflow-test", "fred": "fred-airflow-test", "fmp": "fmp-airflow-test"}
+
+
+def _dag_of(dataset: str) -> DagPlan:
+    return next(plan for plan in plan_dags() if any(t.dataset == dataset for t in plan.tasks))
+
+
+def _airflow_for(
+    local: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle, keys: dict[str, str] | None = None
+) -> LocalAirflow:
+    env = {
+        # The marketpipe database as an Airflow connection (what a deployment sets).
+        "AIRFLOW_CONN_MARKETPIPE_POSTGRES": connection_json(pg_dsn),
+        "MARKETPIPE_SANDBOX": "true",
+        "MARKETPIPE_SANDBOX_PORT": str(sandbox.port),
+        "MARKETPIPE_COLLECT_UNIVERSE_LIMIT": UNIVERSE_LIMIT,
+    }
+    for provider, key in (SANDBOX_KEYS if keys is None else keys).items():
+        env[f"AIRFLOW_VAR_MARKETPIPE_{provider.upper()}_KEYS"] = key  # keys as Airflow Variables
+    return LocalAirflow(
+        home=local.home,
+        dags_folder=local.dags_folder,
+        inherit_marketpipe_env=False,
+        extra_env={**local.extra_env, **env},
+    )
+
+
+def _run_dag(airflow: LocalAirflow, dag_id: str) -> DagRunState:
+    proc = airflow.dags_test(dag_id, LOGICAL_DATE, timeout=300)
+    run = airflow.latest_run(dag_id)
+    assert run is not None, ((proc.stdout or "") + (proc.stderr or ""))[-4000:]
+    return run
+
+
+def _ledger(pg_dsn: str, dataset: str) -> list[dict[str, Any]]:
+    with psycopg.connect(pg_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute("SELECT * FROM collect_runs WHERE dataset = %s ORDER BY run_id", (dataset,))
+        return cur.fetchall()
+
+
+def _count(pg_dsn: str, table: str) -> int:
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(table)))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def _assert_run_landed(airflow: LocalAirflow, run: DagRunState, pg_dsn: str, plan: DagPlan) -> None:
+    """Every task of ``plan`` succeeded first time, wrote rows, and the ledger agrees with its XCom."""
+    assert run.state == "success", run
+    for planned in plan.tasks:
+        task = run.tasks[planned.task_id]
+        assert (task.state, task.try_number) == ("success", 1), task
+        ledger = _ledger(pg_dsn, planned.dataset)
+        assert len(ledger) == 1, ledger
+        row = ledger[0]
+        assert row["status"] == "ok", row
+        assert row["rows_inserted"] > 0 and row["calls"] > 0
+        assert row["ended_at"] is not None
+        summary = airflow.xcom(plan.dag_id, run.run_id, planned.task_id)
+        assert summary["run_id"] == row["run_id"]
+        assert summary["rows_inserted"] == row["rows_inserted"]
+        assert _count(pg_dsn, get_dataset(planned.dataset).table) >= row["rows_inserted"]
+
+
+def test_macro_dag_lands_rows_and_records_each_run(
+    local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle
+) -> None:
+    plan = _dag_of("cpi")
+    assert plan.group == "macro"
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox)
+    run = _run_dag(airflow, plan.dag_id)
+    _assert_run_landed(airflow, run, pg_dsn, plan)
+    # The calls really went to the sandbox, through the pool's preferred provider (FRED first).
+    assert sandbox.admin.calls("fred") > 0
+
+
+def test_stocks_then_fundamentals_dags_fill_universe_and_balance_sheets(
+    local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle
+) -> None:
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox)
+    stocks = _dag_of("sp500_companies")
+    _assert_run_landed(airflow, _run_dag(airflow, stocks.dag_id), pg_dsn, stocks)
+
+    fundamentals = _dag_of("balance_sheet")
+    assert fundamentals.group == "fundamentals"
+    run = _run_dag(airflow, fundamentals.dag_id)
+    _assert_run_landed(airflow, run, pg_dsn, fundamentals)
+    with psycopg.connect(pg_dsn) as conn:
+        symbols = conn.execute("SELECT count(DISTINCT symbol) FROM balance_sheet").fetchone()
+    assert symbols is not None and symbols[0] == int(UNIVERSE_LIMIT)
+
+
+@pytest.mark.parametrize(("daily_limit", "task_state"), [(1, "success"), (0, "skipped")])
+def test_quota_exhausted_run_is_partial_not_failed_and_never_retried(
+    local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle, daily_limit: int, task_state: str
+) -> None:
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox)
+    stocks = _dag_of("sp500_companies")
+    assert _run_dag(airflow, stocks.dag_id).state == "success"  # the universe to work through
+
+    # Alpha Vantage allows `daily_limit` calls today, then answers with its quota "Information" body.
+    sandbox.admin.set_provider_quota(
+        "alpha_vantage", windows=[{"name": "day", "limit": daily_limit, "seconds": 86400}]
+    )
+    plan = _dag_of("balance_sheet")
+    run = _run_dag(airflow, plan.dag_id)
+
+    assert run.state == "success", run
+    task = run.tasks["balance_sheet"]
+    assert (task.state, task.try_number) == (task_state, 1), task  # one try: no retry burnt quota
+    ledger = _ledger(pg_dsn, "balance_sheet")
+    assert [row["status"] for row in ledger] == ["partial"]
+    assert ledger[0]["items_done"] == daily_limit
+    assert ledger[0]["items_pending"] > 0
+    assert ledger[0]["resume_at"] is not None
+    summary = airflow.xcom(plan.dag_id, run.run_id, "balance_sheet")
+    assert summary["status"] == "partial" and summary["resume_at"] is not None
+    assert sandbox.admin.refused("alpha_vantage") >= 1
+
+
+def test_missing_keys_fail_the_task_once_without_retry(
+    local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle
+) -> None:
+    plan = _dag_of("cpi")
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox, keys={})
+    run = _run_dag(airflow, plan.dag_id)
+
+    assert run.state == "failed"
+    for planned in plan.tasks:
+        task = run.tasks[planned.task_id]
+        assert (task.state, task.try_number) == ("failed", 1), task
+        ledger = _ledger(pg_dsn, planned.dataset)
+        assert [(r["status"], r["error_class"]) for r in ledger] == [("failed", "ConfigurationError")]
+    assert sandbox.admin.calls() == 0
