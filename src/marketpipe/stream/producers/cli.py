@@ -22,7 +22,7 @@ from marketpipe.stream.producers.finnhub import FinnhubProducer, FinnhubProducer
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP
 from marketpipe.stream.producers.runner import run_producer
 from marketpipe.stream.producers.sharding import Shard, ShardConfigError, resolve_shard
-from marketpipe.stream.producers.stats import ProducerStats
+from marketpipe.stream.producers.stats import ProducerStats, logfmt
 from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
 from marketpipe.stream.producers.universe import (
     UniverseError,
@@ -50,7 +50,9 @@ LogLevelOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARN
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The top-level CLI installs a redacting handler; standalone use gets a plain one.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger().setLevel(level.upper())
 
 
 def _bootstrap(settings: Settings, explicit: str | None) -> str:
@@ -81,8 +83,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _summary(stats: ProducerStats) -> None:
-    counts = stats.snapshot()
-    typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing produced")
+    """One final line: ``finished producer=finnhub delivered=... produced=...``."""
+    typer.echo("finished " + logfmt({"producer": stats.producer, **dict(sorted(stats.snapshot().items()))}))
 
 
 @app.command("finnhub")
