@@ -118,6 +118,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("airflow", "marketpipe.airflow_cli", "app", "group"),
     ("collect", "marketpipe.engine.cli", "collect_command", "command"),
     ("runs", "marketpipe.engine.cli", "runs_command", "command"),
+    ("serve", "marketpipe.serve.cli", "serve_command", "command"),
     ("demo", "marketpipe.demo", "demo_command", "command"),
 )
 
