@@ -14,14 +14,18 @@ Trade payload (topics ``sp500-websocket-trades``, ``finnhub-trades``)::
     price         float  189.5 (required, finite, > 0)
     volume        float  100 (>= 0; Finnhub volume may be fractional; default 0)
     timestamp_ms  int    trade time, Unix ms UTC (required, year 2000..2100)
+    seq           int    ordinal of this trade among the trades of the same symbol and timestamp_ms,
+                         assigned by the producer in arrival order (0..32767; default 0). Part of the
+                         table key (symbol, timestamp_ms, seq): several trades in one ms never collide.
     conditions    [str]  Finnhub trade conditions (optional)
+    pod_name      str    producer instance name (optional)
     source        str    "finnhub_ws" | "finnhub_topgainers" | ... (optional)
     shard, shards int    which producer shard of how many (optional)
     received_ms   int    when the producer received it, Unix ms (optional; used for latency)
 
 Ticker payload (topic ``bithumb-ticker``): the Bithumb v1 ``/ticker`` fields as the API sends them
-(numbers or numeric strings, never floated by the producer), ``market`` (required), ``trade_timestamp``
-(required, ms), plus ``source`` and ``received_ms``.
+(numbers or numeric strings, never floated by the producer), ``market`` and ``timestamp`` (snapshot
+time, ms) required, ``trade_timestamp_fixed`` (the +9 h quirk corrected), ``source``, ``received_ms``.
 
 Decoding here is deliberately strict and fast: a message that fails raises :class:`CodecError` with a
 short reason, and the sink sends it to the DLQ with its original bytes.
@@ -44,6 +48,7 @@ KIND_TICKER = "ticker"
 _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 _MAX_SYMBOL_LEN = 16
+_MAX_SEQ = 32767  # smallint column
 
 
 class CodecError(ValueError):
@@ -65,6 +70,7 @@ def encode_trade(
     timestamp_ms: int,
     volume: float = 0.0,
     *,
+    seq: int = 0,
     conditions: list[str] | None = None,
     source: str = "finnhub_ws",
     shard: int | None = None,
@@ -77,6 +83,7 @@ def encode_trade(
         "price": price,
         "volume": volume,
         "timestamp_ms": timestamp_ms,
+        "seq": seq,
     }
     if conditions:
         payload["conditions"] = conditions
@@ -132,6 +139,9 @@ def decode_trade(raw: bytes | None) -> dict[str, Any]:
         raise CodecError("bad volume")
     if not (volume >= 0 and math.isfinite(volume)):
         raise CodecError("volume negative or not finite")
+    seq = msg.get("seq", 0)
+    if type(seq) is not int or not 0 <= seq <= _MAX_SEQ:
+        raise CodecError("bad seq")
     conditions = msg.get("conditions")
     if conditions is not None and (
         type(conditions) is not list or any(type(c) is not str or "\x00" in c for c in conditions)
@@ -155,20 +165,32 @@ def to_decimal(value: Any, field: str) -> Decimal | None:
     return number
 
 
+def _epoch_ms(value: Any, field: str, *, required: bool) -> int | None:
+    if value is None and not required:
+        return None
+    if type(value) is str and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not _MIN_TS_MS <= value <= _MAX_TS_MS:
+        raise CodecError(f"bad or missing {field}")
+    return value
+
+
 def decode_ticker(raw: bytes | None) -> dict[str, Any]:
-    """Decode and validate one Bithumb ticker message (market and trade_timestamp required)."""
+    """Decode and validate one Bithumb ticker message.
+
+    Required: ``market``, ``timestamp`` (snapshot time, ms) and ``trade_price``. ``trade_timestamp``
+    (ms) is optional; the producer's ``trade_timestamp_fixed`` (the +9 h quirk corrected) wins over it.
+    """
     msg = _load(raw)
     if msg.get("kind") != KIND_TICKER:
         raise CodecError(f"expected kind 'ticker', got {msg.get('kind')!r}")
     market = msg.get("market")
     if type(market) is not str or not 0 < len(market) <= 32 or "\x00" in market:
         raise CodecError("bad or missing market")
-    ts = msg.get("trade_timestamp")
-    if type(ts) is str and ts.isdigit():
-        ts = int(ts)
-    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS:
-        raise CodecError("bad or missing trade_timestamp")
-    msg["trade_timestamp"] = ts
+    msg["timestamp"] = _epoch_ms(msg.get("timestamp"), "timestamp", required=True)
+    fixed = _epoch_ms(msg.get("trade_timestamp_fixed"), "trade_timestamp_fixed", required=False)
+    raw_trade_ts = _epoch_ms(msg.get("trade_timestamp"), "trade_timestamp", required=False)
+    msg["trade_timestamp"] = fixed if fixed is not None else raw_trade_ts
     if to_decimal(msg.get("trade_price"), "trade_price") is None:
         raise CodecError("missing trade_price")
     return msg

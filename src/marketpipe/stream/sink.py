@@ -1,0 +1,567 @@
+"""The sink: Kafka → PostgreSQL (rows + offsets, one transaction) → Redis → Kafka offset commit.
+
+Per batch (``consume(num_messages=N)``):
+
+1. decode every message (orjson + strict checks) into a COPY text row; undecodable ones are
+   dead letters (stage ``decode``);
+2. send the dead letters to the DLQ and wait for the broker's acknowledgement;
+3. in ONE PostgreSQL transaction: COPY the rows straight into the table, record the dead letters,
+   and upsert the next offsets per partition into ``stream_offsets``. If a row conflicts with the
+   key (possible only if something else wrote it), the batch falls back to a staging table and
+   ``INSERT … ON CONFLICT DO NOTHING``; if a row is rejected by PostgreSQL (a value out of range…),
+   the batch is bisected to find it, that row becomes a dead letter (stage ``write``) and the rest
+   is written;
+4. update Redis in one script call (latest values, bounded history, one pub/sub signal);
+5. commit the offsets to Kafka (informational: the sink resumes from PostgreSQL).
+
+On (re)assignment every partition is positioned at the offset stored in PostgreSQL, so a crash at
+any point replays exactly the messages whose rows did not commit — nothing is lost and nothing is
+written twice. Because rows and offsets commit together, the session may use
+``synchronous_commit=off``: a server crash loses both together, and Kafka still has the messages.
+
+PostgreSQL down → the batch is retried after a reconnect with exponential backoff (the consumer
+keeps its position). Redis down → PostgreSQL keeps going; the newest value per instrument and its
+recent history are kept in memory (bounded) and written when Redis answers again, after the latest
+values are rehydrated from PostgreSQL (also done at start-up, which covers a crash between the
+PostgreSQL commit and the Redis update).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from psycopg import errors as pg_errors
+
+from marketpipe.stream.bus import make_consumer
+from marketpipe.stream.codec import CodecError
+from marketpipe.stream.dlq import DeadLetter, DeadLetterQueue
+from marketpipe.stream.kinds import SinkKind, snapshot_from_row_json
+from marketpipe.stream.metrics import SinkMetrics
+from marketpipe.stream.redis_writer import InstrumentUpdate, RedisWriter
+from marketpipe.stream.settings import StreamSettings
+from marketpipe.stream.topics import DLQ
+
+log = logging.getLogger("marketpipe.stream.sink")
+
+# Errors that say "this row is bad" (→ DLQ), as opposed to "the database is unreachable" (→ retry).
+_ROW_ERRORS = (pg_errors.DataError, pg_errors.IntegrityError)
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class SinkError(RuntimeError):
+    """The sink cannot continue (configuration or schema problem, not a bad message)."""
+
+
+@dataclass
+class _Decoded:
+    msg: dict[str, Any]
+    line: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class BatchResult:
+    """What one batch did (returned by :meth:`Sink.process_batch`, used by tests and benchmarks)."""
+
+    consumed: int = 0
+    written: int = 0
+    conflicted: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+    redis_ok: bool = True
+
+
+class Backoff:
+    """Exponential backoff for reconnecting (waits only while a dependency is down)."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    def wait(self, stop: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + self.current
+        while time.monotonic() < deadline and not stop():
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        self.current = min(self.cap, self.current * 2)
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+class Sink:
+    """One sink process for one :class:`SinkKind` (call :meth:`run`)."""
+
+    def __init__(
+        self,
+        kind: SinkKind,
+        *,
+        bootstrap: str,
+        dsn: str,
+        redis_url: str,
+        settings: StreamSettings | None = None,
+        group_id: str | None = None,
+        dlq_topic: str = DLQ,
+        consumer_overrides: dict[str, Any] | None = None,
+        record_latency: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.settings = settings or StreamSettings()
+        self.group = group_id or f"{self.settings.group_id}.{kind.name}"
+        self.dsn = dsn
+        self.metrics = SinkMetrics(kind.name)
+        self._stop = False
+        self._conn: psycopg.Connection | None = None
+        self._pg_backoff = Backoff()
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.writer = RedisWriter(self.redis, kind.redis, history_len=self.settings.history_len)
+        self._redis_pending: dict[str, InstrumentUpdate] = {}
+        self._redis_down_since: float | None = None
+        self._redis_next_try = 0.0
+        self._redis_backoff = Backoff(first=0.1, cap=2.0)
+        self._needs_rehydrate = True
+        self._pending_kafka_commit: list[TopicPartition] = []
+        self.latencies_ms: list[int] | None = [] if record_latency else None
+        overrides = {"client.id": f"marketpipe-sink-{kind.name}", "max.poll.interval.ms": 600000}
+        overrides.update(consumer_overrides or {})
+        self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
+        self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to finish the current batch and exit."""
+        self._stop = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self, *, max_messages: int | None = None, idle_exit_s: float | None = None) -> SinkMetrics:
+        """Consume until stopped (or ``max_messages`` consumed, or idle for ``idle_exit_s``)."""
+        self.metrics.serve(self.settings.metrics_port)
+        try:
+            # Covers a crash between a PostgreSQL commit and its Redis update.
+            self.rehydrate()
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+        self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign)
+        last_data = time.monotonic()
+        consumed = 0
+        try:
+            while not self._stop:
+                msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
+                if msgs:
+                    result = self.process_batch(msgs)
+                    consumed += result.consumed
+                    last_data = time.monotonic()
+                    if max_messages is not None and consumed >= max_messages:
+                        break
+                else:
+                    self._retry_redis()
+                    if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
+                        break
+                self.metrics.maybe_log(self.settings.log_every_s, self.lag)
+        finally:
+            self.close()
+        return self.metrics
+
+    def close(self) -> None:
+        with contextlib.suppress(KafkaException, RuntimeError):
+            self.consumer.close()
+        self.dlq.producer.flush(10)
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self.redis.close()
+
+    # -- PostgreSQL --------------------------------------------------------------------------------
+
+    def _pg(self) -> psycopg.Connection:
+        """An open connection, reconnecting with backoff while the server is down."""
+        while True:
+            if self._conn is not None and not self._conn.closed and not self._conn.broken:
+                return self._conn
+            try:
+                conn = psycopg.connect(self.dsn, connect_timeout=5)
+                # Rows and offsets commit together, so losing the last commits in a server crash
+                # loses both and the batch is replayed from Kafka: safe, and much faster.
+                conn.execute("SET synchronous_commit = off")
+                conn.commit()
+                self._conn = conn
+                self._pg_backoff.reset()
+                return conn
+            except _CONNECTION_ERRORS as exc:
+                self.metrics.pg_retries.labels(self.kind.name).inc()
+                self.metrics.add("pg_retries")
+                log.warning(
+                    "sink %s: PostgreSQL unavailable (%s); retrying", self.kind.name, type(exc).__name__
+                )
+                if self._stop:
+                    raise SinkError("stopped while PostgreSQL was unavailable") from exc
+                self._pg_backoff.wait(lambda: self._stop)
+
+    def _drop_conn(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
+    def stored_offsets(self) -> dict[int, int]:
+        """Next offsets per partition stored in PostgreSQL for this group and topic."""
+        while True:
+            conn = self._pg()
+            try:
+                rows = conn.execute(
+                    "SELECT kafka_partition, next_offset FROM stream_offsets WHERE consumer_group = %s AND topic = %s",
+                    (self.group, self.kind.topic),
+                ).fetchall()
+                conn.commit()
+                return {int(p): int(o) for p, o in rows}
+            except _CONNECTION_ERRORS:
+                self._drop_conn()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        stored = self.stored_offsets()
+        for tp in partitions:
+            tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
+        log.info(
+            "sink %s: assigned %s",
+            self.kind.name,
+            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions),
+        )
+        consumer.assign(partitions)
+
+    # -- the batch -----------------------------------------------------------------------------------
+
+    def process_batch(self, msgs: list[Message]) -> BatchResult:
+        """Decode, write (PG + offsets), update Redis, commit to Kafka. Returns what happened."""
+        kind = self.kind
+        result = BatchResult()
+        decoded: list[_Decoded] = []
+        dead: list[DeadLetter] = []
+        next_offsets: dict[int, int] = {}
+        decode, copy_row = kind.decode, kind.copy_row
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if err.fatal():
+                    raise SinkError(f"fatal Kafka error: {err}")
+                log.warning("sink %s: consumer error %s", kind.name, err)
+                continue
+            partition, offset = m.partition() or 0, m.offset() or 0
+            next_offsets[partition] = offset + 1  # messages of one partition arrive in order
+            result.consumed += 1
+            raw = m.value()
+            try:
+                d = decode(raw)
+                decoded.append(_Decoded(d, copy_row(d), partition, offset))
+            except CodecError as exc:
+                dead.append(self._letter(m, exc.reason, "CodecError", "decode"))
+            except (KeyError, TypeError, ValueError) as exc:
+                dead.append(
+                    self._letter(m, f"cannot map message: {type(exc).__name__}", type(exc).__name__, "decode")
+                )
+        if not result.consumed:
+            return result
+        self.metrics.messages_in.labels(kind.name).inc(result.consumed)
+        self.metrics.batch_size.labels(kind.name).observe(result.consumed)
+        self.metrics.add("messages_in", result.consumed)
+
+        msgs_by_pos = {(m.partition() or 0, m.offset() or 0): m for m in msgs} if decoded else {}
+        started = time.perf_counter()
+        self.dlq.send(dead)
+        written, conflicted, rejected = self._write(decoded, dead, next_offsets, msgs_by_pos)
+        pg_s = time.perf_counter() - started
+        self.metrics.pg_seconds.labels(kind.name).observe(pg_s)
+        result.written, result.conflicted = written, conflicted
+        result.dead = dead
+        self.metrics.rows_written.labels(kind.name).inc(written)
+        self.metrics.add("rows_written", written)
+        if conflicted:
+            self.metrics.rows_conflicted.labels(kind.name).inc(conflicted)
+            self.metrics.add("rows_conflicted", conflicted)
+        for letter in dead:
+            self.metrics.dlq.labels(kind.name, letter.stage).inc()
+        self.metrics.add("dlq", len(dead))
+        self.metrics.batches.labels(kind.name).inc()
+        self.metrics.add("batches")
+
+        good = [d for d in decoded if (d.partition, d.offset) not in rejected] if rejected else decoded
+        result.redis_ok = self._update_redis(good)
+        offsets = [TopicPartition(kind.topic, p, o) for p, o in next_offsets.items()]
+        if result.redis_ok:
+            self._commit_kafka(offsets)
+        return result
+
+    def _letter(self, m: Message, reason: str, error_class: str, stage: str) -> DeadLetter:
+        return DeadLetter(
+            topic=m.topic() or self.kind.topic,
+            partition=m.partition() or 0,
+            offset=m.offset() or 0,
+            key=m.key(),
+            value=m.value(),
+            reason=reason[:500],
+            error_class=error_class,
+            stage=stage,
+        )
+
+    def _write(
+        self,
+        decoded: list[_Decoded],
+        dead: list[DeadLetter],
+        next_offsets: dict[int, int],
+        msgs_by_pos: dict[tuple[int, int], Message],
+    ) -> tuple[int, int, set[tuple[int, int]]]:
+        """One transaction: rows, dead-letter records, offsets. Retries across reconnects."""
+        while True:
+            conn = self._pg()
+            try:
+                with conn.transaction():
+                    written, conflicted, bad = self._write_rows(conn, decoded)
+                    rejected: set[tuple[int, int]] = set()
+                    if bad:
+                        letters = []
+                        for item, exc in bad:
+                            rejected.add((item.partition, item.offset))
+                            letters.append(
+                                self._letter(
+                                    msgs_by_pos[(item.partition, item.offset)],
+                                    f"rejected by PostgreSQL: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                                    type(exc).__name__,
+                                    "write",
+                                )
+                            )
+                        # Acknowledged by Kafka before the offsets commit: never skipped silently.
+                        self.dlq.send(letters)
+                        dead.extend(letters)
+                    if dead:
+                        self._record_dead(conn, dead)
+                    self._store_offsets(conn, next_offsets)
+                return written, conflicted, rejected
+            except _CONNECTION_ERRORS as exc:
+                log.warning(
+                    "sink %s: PostgreSQL lost during a batch (%s); retrying",
+                    self.kind.name,
+                    type(exc).__name__,
+                )
+                # Letters found during a failed attempt are found again on the retry.
+                dead[:] = [d for d in dead if d.stage == "decode"]
+                self._drop_conn()
+                self.metrics.add("pg_retries")
+                self._pg_backoff.wait(lambda: False)
+
+    def _write_rows(
+        self, conn: psycopg.Connection, items: list[_Decoded]
+    ) -> tuple[int, int, list[tuple[_Decoded, Exception]]]:
+        """Write ``items``; returns (written, conflicted, [(bad item, error)])."""
+        if not items:
+            return 0, 0, []
+        try:
+            with conn.transaction():
+                written, conflicted = self._copy(conn, items)
+            return written, conflicted, []
+        except _ROW_ERRORS as exc:
+            if len(items) == 1:
+                return 0, 0, [(items[0], exc)]
+        # Bisect to isolate the rows PostgreSQL refuses: O(bad · log n) savepoints.
+        mid = len(items) // 2
+        w1, c1, b1 = self._write_rows(conn, items[:mid])
+        w2, c2, b2 = self._write_rows(conn, items[mid:])
+        return w1 + w2, c1 + c2, b1 + b2
+
+    def _copy(self, conn: psycopg.Connection, items: list[_Decoded]) -> tuple[int, int]:
+        kind = self.kind
+        columns = ", ".join(kind.columns)
+        payload = "\n".join(i.line for i in items) + "\n"
+        try:
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY {kind.table} ({columns}) FROM STDIN") as copy,
+            ):
+                copy.write(payload)
+            return len(items), 0
+        except pg_errors.UniqueViolation:
+            pass
+        # Some key exists already: stage and insert what is new (never a duplicate, never an error).
+        stage = f"_mp_stage_{kind.table}"
+        with conn.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {columns} FROM {kind.table} WITH NO DATA"
+            )
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+                copy.write(payload)
+            cur.execute(
+                f"INSERT INTO {kind.table} ({columns}) SELECT {columns} FROM {stage} "
+                f"ON CONFLICT ({', '.join(kind.conflict_key)}) DO NOTHING"
+            )
+            written = max(cur.rowcount, 0)
+        return written, len(items) - written
+
+    def _record_dead(self, conn: psycopg.Connection, dead: list[DeadLetter]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stream_dead_letters (consumer_group, topic, kafka_partition, kafka_offset, message_key,"
+                " reason, error_class, payload_bytes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (
+                        self.group, d.topic, d.partition, d.offset,
+                        d.key.decode("utf-8", "replace").replace("\x00", "") if d.key else None,
+                        d.reason.replace("\x00", ""), d.error_class, len(d.value or b""),
+                    )
+                    for d in dead
+                ],
+            )  # fmt: skip
+
+    def _store_offsets(self, conn: psycopg.Connection, next_offsets: dict[int, int]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stream_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (consumer_group, topic, kafka_partition)"
+                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                [(self.group, self.kind.topic, p, o) for p, o in next_offsets.items()],
+            )
+
+    # -- Redis ---------------------------------------------------------------------------------------
+
+    def _updates(self, items: list[_Decoded]) -> dict[str, InstrumentUpdate]:
+        kind = self.kind
+        instrument, event_ms, member = kind.instrument, kind.event_ms, kind.history_member
+        newest: dict[str, dict[str, Any]] = {}
+        updates: dict[str, InstrumentUpdate] = {}
+        for item in items:
+            d = item.msg
+            key = instrument(d)
+            ms = event_ms(d)
+            u = updates.get(key)
+            if u is None:
+                u = updates[key] = InstrumentUpdate()
+            if ms >= u.event_ms:  # ties: the later message (higher offset) wins
+                u.event_ms = ms
+                newest[key] = d
+            u.history[member(d)] = ms
+        for key, u in updates.items():
+            u.snapshot = kind.snapshot(newest[key])
+        return updates
+
+    def _update_redis(self, items: list[_Decoded]) -> bool:
+        updates = self._updates(items)
+        if self._redis_down_since is not None:
+            self.writer.merge_into(self._redis_pending, updates.items())
+            self.metrics.redis_pending.labels(self.kind.name).set(len(self._redis_pending))
+            return self._retry_redis()
+        started = time.perf_counter()
+        try:
+            if self._needs_rehydrate:
+                self.rehydrate()
+            self.writer.apply(updates)
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+            self.writer.merge_into(self._redis_pending, updates.items())
+            return False
+        done = time.perf_counter()
+        self.metrics.redis_seconds.labels(self.kind.name).observe(done - started)
+        now_ms = int(time.time() * 1000)
+        if updates:
+            newest = max(u.event_ms for u in updates.values())
+            self.metrics.e2e_seconds.labels(self.kind.name).observe(max(0, now_ms - newest) / 1000)
+        if self.latencies_ms is not None:
+            event_ms = self.kind.event_ms
+            self.latencies_ms.extend(now_ms - event_ms(i.msg) for i in items)
+        return True
+
+    def _redis_failed(self, exc: Exception) -> None:
+        if self._redis_down_since is None:
+            log.warning(
+                "sink %s: Redis unavailable (%s); PostgreSQL continues", self.kind.name, type(exc).__name__
+            )
+            self._redis_down_since = time.monotonic()
+        self.metrics.redis_errors.labels(self.kind.name).inc()
+        self.metrics.add("redis_errors")
+        self._redis_next_try = time.monotonic() + self._redis_backoff.current
+        self._redis_backoff.current = min(self._redis_backoff.cap, self._redis_backoff.current * 2)
+
+    def _retry_redis(self) -> bool:
+        """While Redis is down: try again when the backoff allows; True once caught up."""
+        if self._redis_down_since is None:
+            if self._pending_kafka_commit:
+                self._commit_kafka([])
+            return True
+        if time.monotonic() < self._redis_next_try:
+            return False
+        try:
+            self.rehydrate()
+            self.writer.apply(self._redis_pending)
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+            return False
+        log.info(
+            "sink %s: Redis back after %.1f s; %d instruments caught up",
+            self.kind.name,
+            time.monotonic() - self._redis_down_since,
+            len(self._redis_pending),
+        )
+        self._redis_pending.clear()
+        self.metrics.redis_pending.labels(self.kind.name).set(0)
+        self._redis_down_since = None
+        self._redis_backoff.reset()
+        return True
+
+    def rehydrate(self) -> int:
+        """Write the newest row per instrument from PostgreSQL to Redis (latest values only)."""
+        conn = self._pg()
+        try:
+            rows = conn.execute(self.kind.latest_sql.encode()).fetchall()
+            conn.commit()
+        except _CONNECTION_ERRORS:
+            self._drop_conn()
+            return 0
+        updates: dict[str, InstrumentUpdate] = {}
+        for instrument, row_json in rows:
+            ms, snap = snapshot_from_row_json(self.kind, row_json)
+            updates[instrument] = InstrumentUpdate(event_ms=ms, snapshot=snap)
+        if updates:
+            self.writer.apply(updates, publish=False)
+        self._needs_rehydrate = False
+        return len(updates)
+
+    # -- Kafka ---------------------------------------------------------------------------------------
+
+    def _commit_kafka(self, offsets: list[TopicPartition]) -> None:
+        if offsets:
+            self._pending_kafka_commit = offsets
+        if not self._pending_kafka_commit:
+            return
+        try:
+            self.consumer.commit(offsets=self._pending_kafka_commit, asynchronous=True)
+            self._pending_kafka_commit = []
+        except KafkaException as exc:
+            # Informational only (PostgreSQL holds the truth); retried with the next batch.
+            log.debug("sink %s: Kafka commit failed: %s", self.kind.name, exc)
+
+    def lag(self) -> dict[int, int]:
+        """Messages behind the log end per assigned partition (from cached watermarks)."""
+        out: dict[int, int] = {}
+        try:
+            assigned = self.consumer.assignment()
+            if not assigned:
+                return out
+            for tp in self.consumer.position(assigned):
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0 and tp.offset >= 0:
+                    out[tp.partition] = max(0, high - tp.offset)
+                    self.metrics.lag.labels(self.kind.name, str(tp.partition)).set(out[tp.partition])
+        except (KafkaException, RuntimeError):
+            pass
+        return out
