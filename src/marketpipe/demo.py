@@ -180,7 +180,7 @@ def _report(settings: Settings) -> None:
         for symbol, raw in sorted(client.hgetall("sp500_realtime_data").items())[:8]:
             value = orjson.loads(raw)
             latest.add_row(
-                symbol.decode(),
+                symbol.decode() if isinstance(symbol, bytes) else str(symbol),
                 str(value.get("price")),
                 str(value.get("volume")),
                 str(value.get("timestamp")),
