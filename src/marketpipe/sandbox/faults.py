@@ -8,6 +8,7 @@ through :meth:`FaultRegistry.take` with their own ``kinds`` set.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from fnmatch import fnmatchcase
@@ -100,8 +101,10 @@ class FaultRegistry:
                 key_id=key_id,
             )
             self._next_id += 1
-            # A seeded stream per fault keeps probabilistic faults reproducible.
-            self._rngs[fault.id] = random.Random(self._seed * 1_000_003 + fault.id)
+            # A stream seeded by the seed and what the fault is: the same fault fires on the same calls.
+            identity = f"{self._seed}|{spec.provider}|{spec.kind}|{spec.route}|{spec.probability}"
+            digest = hashlib.blake2b(identity.encode(), digest_size=8).digest()
+            self._rngs[fault.id] = random.Random(int.from_bytes(digest, "big"))
             self._by_provider.setdefault(spec.provider, []).append(fault)
             return fault
 

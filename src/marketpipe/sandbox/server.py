@@ -17,7 +17,12 @@ def serve(
 ) -> None:
     """Serve in the foreground until interrupted."""
     uvicorn.run(
-        create_app(config), host=host, port=port, log_level=log_level, access_log=False, ws="websockets"
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        ws="websockets-sansio",
     )
 
 
@@ -31,7 +36,9 @@ class ThreadedSandbox:
         self._socket.bind((host, 0))  # binding here (not in uvicorn) means no port race
         self.host, self.port = self._socket.getsockname()[:2]
         self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", access_log=False, ws="websockets", lifespan="off")
+            uvicorn.Config(
+                self.app, log_level="warning", access_log=False, ws="websockets-sansio", lifespan="off"
+            )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
