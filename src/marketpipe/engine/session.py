@@ -247,17 +247,14 @@ class ProviderSession:
                 raise InvalidKeyError(self.name, "every configured key was refused as invalid")
             now = self.clock.now()
             earliest: datetime | None = None
-            only_short = True
             for key in candidates:
                 denied = self.ledger.reserve(self.name, key.hash, windows, now)
                 if denied is None:
                     return key
-                if denied.spent_mark:
-                    only_short = False
                 earliest = denied.until if earliest is None else min(earliest, denied.until)
             assert earliest is not None
             wait = (earliest - now).total_seconds()
-            if only_short and wait <= self.max_wait_s:
+            if wait <= self.max_wait_s:
                 self.clock.sleep(max(wait, 0.001))
                 continue
             raise QuotaExhausted(
