@@ -381,20 +381,17 @@ _FIAT = {"USD", "EUR", "KRW", "TRY", "JPY", "GBP"}
 
 def listings(seed: int, coin: Coin) -> list[tuple[Exchange, str]]:
     """The (exchange, target) pairs that trade ``coin``; stable for a seed."""
-    bithumb_symbols = coin.id in _bithumb_symbols(seed)
+    on_bithumb = coin.id in _bithumb_symbols(seed)
     rank = coin.market_cap_rank or 5000
     pairs: list[tuple[Exchange, str]] = []
     symbol = coin.symbol.upper()
     for exchange in EXCHANGES:
         if exchange.identifier == "bithumb":
-            listed = bool(bithumb_symbols)
+            listed = on_bithumb
         elif exchange.korean:
-            listed = (
-                (bool(bithumb_symbols)
-                and rank <= 25)
-                or (bool(bithumb_symbols)
-                and unit(seed, coin.id, exchange.identifier, "kr") < (0.9 if rank <= 50 else 0.55))
-            )
+            # Korean venues list what Bithumb lists: every major, most of the rest.
+            odds = 1.0 if rank <= 25 else 0.9 if rank <= 50 else 0.55
+            listed = on_bithumb and unit(seed, coin.id, exchange.identifier, "kr") < odds
         elif exchange.dex:
             listed = bool(coin.platforms) and unit(seed, coin.id, exchange.identifier) < 0.7
         elif rank <= 25:
