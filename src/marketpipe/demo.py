@@ -29,7 +29,8 @@ from rich.table import Table
 
 from marketpipe.config import PROVIDERS, Settings, get_settings
 
-console = Console()
+# Wide enough for the summary tables even when the output is a pipe or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 #: Providers whose sandbox keys the demo invents when none are configured (any key works there).
 DEMO_KEYS_PER_PROVIDER = 3

@@ -61,5 +61,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = RichHandler(rich_tracebacks=False, show_path=False)
     handler.addFilter(RedactingFilter(known_secrets()))
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
-    for noisy in ("httpx", "httpcore", "urllib3"):
+    for noisy in ("httpx", "httpcore", "urllib3", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
