@@ -55,3 +55,10 @@ def sandbox(sandbox_server: SandboxHandle) -> SandboxHandle:
     """The session's sandbox, reset to its start-up state for this test."""
     sandbox_server.admin.reset()
     return sandbox_server
+
+
+@pytest.fixture
+def sandbox_settings(settings, sandbox: SandboxHandle):  # type: ignore[no-untyped-def]
+    """The test's ``settings`` switched to sandbox mode on this session's sandbox server."""
+    host, port = sandbox.url.removeprefix("http://").rsplit(":", 1)
+    return settings.model_copy(update={"sandbox": True, "sandbox_host": host, "sandbox_port": int(port)})

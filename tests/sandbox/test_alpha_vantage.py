@@ -524,3 +524,29 @@ def test_burst_of_more_than_five_calls_in_a_second_is_throttled(av, sandbox) -> 
     assert "Burst pattern detected" in replies[5]["Information"]
     sandbox.admin.advance(seconds=1)
     assert "Symbol" in av(function="OVERVIEW", symbol="IBM").json()
+
+
+def test_etf_profile_weights_holdings_of_the_simulated_index(av, sandbox) -> None:
+    body = av(function="ETF_PROFILE", symbol="XLK").json()
+    assert list(body) == [
+        "net_assets", "net_expense_ratio", "portfolio_turnover", "dividend_yield", "inception_date", "leveraged",
+        "sectors", "holdings",
+    ]  # fmt: skip
+    assert body["sectors"] == [{"sector": "INFORMATION TECHNOLOGY", "weight": "1.000"}]
+    weights = [float(h["weight"]) for h in body["holdings"]]
+    assert weights == sorted(weights, reverse=True) and sum(weights) == pytest.approx(1.0, abs=0.01)
+    assert {h["symbol"] for h in body["holdings"]} <= set(sandbox.admin.constituents())
+    assert all(isinstance(v, str) for k, v in body.items() if k not in ("sectors", "holdings"))
+    spy = av(function="ETF_PROFILE", symbol="SPY").json()
+    assert len(spy["holdings"]) == 503 and len(spy["sectors"]) == 11
+    assert av(function="ETF_PROFILE", symbol="AAPL").json() == {}
+    assert av(function="OVERVIEW", symbol="QQQ").json() == {}  # ETFs have no overview
+
+
+def test_settings_in_sandbox_mode_reach_this_sandbox(sandbox_settings) -> None:
+    reply = httpx.get(
+        sandbox_settings.base_url("alpha_vantage") + "/query",
+        params={"function": "OVERVIEW", "symbol": "IBM", "apikey": KEY},
+        timeout=10,
+    )
+    assert reply.json()["Symbol"] == "IBM"

@@ -85,7 +85,7 @@ def _clock_state(request: Request) -> dict[str, Any]:
 
 
 @router.get("/health")
-def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
     """Liveness plus what this instance serves."""
     sandbox = _sandbox(request)
     return {
@@ -97,19 +97,19 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/clock")
-def get_clock(request: Request) -> dict[str, Any]:
+async def get_clock(request: Request) -> dict[str, Any]:
     return _clock_state(request)
 
 
 @router.post("/clock/advance")
-def advance_clock(body: AdvanceBody, request: Request) -> dict[str, Any]:
+async def advance_clock(body: AdvanceBody, request: Request) -> dict[str, Any]:
     delta = timedelta(seconds=body.seconds, minutes=body.minutes, hours=body.hours, days=body.days)
     _sandbox(request).clock.advance(delta.total_seconds())
     return _clock_state(request)
 
 
 @router.post("/clock/set")
-def set_clock(body: SetClockBody, request: Request) -> dict[str, Any]:
+async def set_clock(body: SetClockBody, request: Request) -> dict[str, Any]:
     when = body.now
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -118,12 +118,12 @@ def set_clock(body: SetClockBody, request: Request) -> dict[str, Any]:
 
 
 @router.get("/faults")
-def list_faults(request: Request, provider: str | None = None) -> list[dict[str, Any]]:
+async def list_faults(request: Request, provider: str | None = None) -> list[dict[str, Any]]:
     return [f.model_dump() for f in _sandbox(request).faults.list(provider)]
 
 
 @router.post("/faults", status_code=201)
-def add_fault(spec: FaultSpec, request: Request) -> dict[str, Any]:
+async def add_fault(spec: FaultSpec, request: Request) -> dict[str, Any]:
     sandbox = _sandbox(request)
     if spec.provider not in sandbox.providers:
         raise HTTPException(404, f"unknown provider {spec.provider!r}")
@@ -132,19 +132,19 @@ def add_fault(spec: FaultSpec, request: Request) -> dict[str, Any]:
 
 
 @router.delete("/faults")
-def clear_faults(request: Request, provider: str | None = None) -> dict[str, int]:
+async def clear_faults(request: Request, provider: str | None = None) -> dict[str, int]:
     return {"removed": _sandbox(request).faults.clear(provider)}
 
 
 @router.delete("/faults/{fault_id}")
-def remove_fault(fault_id: int, request: Request) -> dict[str, int]:
+async def remove_fault(fault_id: int, request: Request) -> dict[str, int]:
     if not _sandbox(request).faults.remove(fault_id):
         raise HTTPException(404, f"no fault {fault_id}")
     return {"removed": 1}
 
 
 @router.get("/counters")
-def counters(
+async def counters(
     request: Request, provider: str | None = None, key_id: str | None = None, endpoint: str | None = None
 ) -> dict[str, Any]:
     """Calls per (provider, key id, endpoint): calls, served, refused_quota, auth_failed, faulted."""
@@ -154,14 +154,14 @@ def counters(
 
 
 @router.post("/reset")
-def reset(request: Request, body: ResetBody | None = None) -> dict[str, Any]:
+async def reset(request: Request, body: ResetBody | None = None) -> dict[str, Any]:
     parts = body or ResetBody()
     _sandbox(request).reset(**parts.model_dump())
     return {"reset": [name for name, on in parts.model_dump().items() if on], **_clock_state(request)}
 
 
 @router.get("/quotas")
-def get_quotas(request: Request) -> dict[str, Any]:
+async def get_quotas(request: Request) -> dict[str, Any]:
     sandbox = _sandbox(request)
     return {
         "enabled": sandbox.quotas_enabled,
@@ -178,14 +178,14 @@ def get_quotas(request: Request) -> dict[str, Any]:
 
 
 @router.post("/quotas")
-def switch_quotas(body: QuotaSwitchBody, request: Request) -> dict[str, Any]:
+async def switch_quotas(body: QuotaSwitchBody, request: Request) -> dict[str, Any]:
     """Switch every quota on or off (off for benchmarks)."""
     _sandbox(request).quotas_enabled = body.enabled
-    return get_quotas(request)
+    return await get_quotas(request)
 
 
 @router.post("/quotas/{provider}")
-def provider_quota(provider: str, body: ProviderQuotaBody, request: Request) -> dict[str, Any]:
+async def provider_quota(provider: str, body: ProviderQuotaBody, request: Request) -> dict[str, Any]:
     """Switch one provider's quota on/off, replace its windows, or restore the published ones."""
     sandbox = _sandbox(request)
     if provider not in sandbox.providers:
@@ -199,11 +199,11 @@ def provider_quota(provider: str, body: ProviderQuotaBody, request: Request) -> 
         sandbox.quota_overrides.pop(provider, None)
     if body.windows is not None:
         sandbox.quota_overrides[provider] = tuple(body.windows)
-    return get_quotas(request)
+    return await get_quotas(request)
 
 
 @router.post("/keys/{provider}")
-def set_keys(provider: str, body: KeysBody, request: Request) -> dict[str, Any]:
+async def set_keys(provider: str, body: KeysBody, request: Request) -> dict[str, Any]:
     """Decide which keys a provider accepts, and which are revoked (answered as invalid)."""
     sandbox = _sandbox(request)
     if provider not in sandbox.providers:
@@ -221,7 +221,7 @@ def set_keys(provider: str, body: KeysBody, request: Request) -> dict[str, Any]:
 
 
 @router.get("/world/constituents")
-def constituents(request: Request, day: date | None = None) -> dict[str, Any]:
+async def constituents(request: Request, day: date | None = None) -> dict[str, Any]:
     world = _sandbox(request).world
     members = world.constituents(day)
     return {
@@ -232,7 +232,7 @@ def constituents(request: Request, day: date | None = None) -> dict[str, Any]:
 
 
 @router.get("/world/membership")
-def membership_changes(request: Request, until: date | None = None) -> list[dict[str, Any]]:
+async def membership_changes(request: Request, until: date | None = None) -> list[dict[str, Any]]:
     return [
         {"day": c.day.isoformat(), "action": c.action, "symbol": c.company.symbol, "reason": c.reason}
         for c in _sandbox(request).world.membership_changes(until)
@@ -240,7 +240,7 @@ def membership_changes(request: Request, until: date | None = None) -> list[dict
 
 
 @router.post("/world/membership")
-def change_membership(body: MembershipBody, request: Request) -> list[dict[str, Any]]:
+async def change_membership(body: MembershipBody, request: Request) -> list[dict[str, Any]]:
     """Add a company to and/or remove a symbol from the simulated index (from ``day``, default today)."""
     company = Company(**body.add.model_dump()) if body.add else None
     made = _sandbox(request).world.change_membership(add=company, remove=body.remove, day=body.day)
@@ -248,7 +248,7 @@ def change_membership(body: MembershipBody, request: Request) -> list[dict[str, 
 
 
 @router.get("/world/quote/{symbol}")
-def world_quote(symbol: str, request: Request) -> dict[str, Any]:
+async def world_quote(symbol: str, request: Request) -> dict[str, Any]:
     """The world's price snapshot for ``symbol`` now (what every provider reports)."""
     q = _sandbox(request).world.quote(symbol.upper())
     return {

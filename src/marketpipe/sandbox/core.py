@@ -265,7 +265,12 @@ async def gate(
     counters = sandbox.counters
     counters.add(provider, kid, endpoint, "calls")
 
-    fault = sandbox.faults.take(provider, endpoint, _sub_path(request, provider), kid)
+    # The sub-path is only worked out when this provider has faults switched on (the common case is none).
+    fault = (
+        sandbox.faults.take(provider, endpoint, _sub_path(request, provider), kid)
+        if sandbox.faults.active(provider)
+        else None
+    )
     if fault is not None:
         if fault.kind in ("truncated_json", "schema_drift"):
             call.body_fault = fault

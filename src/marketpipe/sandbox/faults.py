@@ -108,6 +108,10 @@ class FaultRegistry:
             self._by_provider.setdefault(spec.provider, []).append(fault)
             return fault
 
+    def active(self, provider: str) -> bool:
+        """Whether any fault is switched on for ``provider`` (lock-free, for the hot path)."""
+        return bool(self._by_provider.get(provider))
+
     def take(
         self,
         provider: str,

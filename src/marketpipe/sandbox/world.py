@@ -166,6 +166,8 @@ class World:
         self.clock = clock
         self._lock = threading.RLock()
         self._manual_changes: list[MembershipChange] = []
+        # Bumped on every membership edit (and reset) so caches keyed by it never serve stale members.
+        self.membership_version = 0
         self._companies = {c.symbol: c for c in (*bundled_constituents(), *_CANDIDATES)}
         self._shapes: dict[str, tuple[float, float, float, tuple[tuple[float, float, float], ...]]] = {}
         self._paths: dict[tuple[str, int], tuple[float, float, list[float]]] = {}
@@ -190,7 +192,7 @@ class World:
         """Forget admin-made changes (the seeded world itself never changes)."""
         with self._lock:
             self._manual_changes.clear()
-            self._membership_cache.cache_clear()
+            self.membership_version += 1
 
     # -- companies and index membership ------------------------------------------------------
     def company(self, symbol: str) -> Company | None:
@@ -237,7 +239,7 @@ class World:
         """The index members on ``day`` (default: today), sorted by symbol."""
         day = day or self.today()
         with self._lock:
-            version = len(self._manual_changes)
+            version = self.membership_version
         return list(self._membership_cache(day, version))
 
     @lru_cache(maxsize=64)  # noqa: B019 - the world lives as long as the app; the cache is bounded
@@ -269,6 +271,7 @@ class World:
                 self._companies[company.symbol] = company
                 made.append(MembershipChange(day, "added", company, "admin"))
             self._manual_changes.extend(made)
+            self.membership_version += 1
         return made
 
     # -- company traits (seeded, stable) ------------------------------------------------------
@@ -593,7 +596,7 @@ _news_cache_lock = threading.Lock()
 
 def articles(world: World, day: date, until_ts: float | None = None) -> tuple[Article, ...]:
     """The articles of ``day`` published at or before ``until_ts`` (default: now), oldest first."""
-    key = (world.seed, day.toordinal(), len(world._manual_changes))
+    key = (world.seed, day.toordinal(), id(world), world.membership_version)
     with _news_cache_lock:
         cached = _NEWS_CACHE.get(key)
     if cached is None:
@@ -606,4 +609,4 @@ def articles(world: World, day: date, until_ts: float | None = None) -> tuple[Ar
     return tuple(a for a in cached if a.ts <= limit)
 
 
-_NEWS_CACHE: dict[tuple[int, int, int], tuple[Article, ...]] = {}
+_NEWS_CACHE: dict[tuple[int, int, int, int], tuple[Article, ...]] = {}

@@ -838,6 +838,63 @@ def economic_csv(payload: dict[str, Any]) -> str:
     return _csv(("timestamp", "value"), [(row["date"], row["value"]) for row in payload["data"]])
 
 
+# -- ETF profile [U: not in spec §1.2; shape from the public documentation, used by the seed] -------
+_SELECT_SECTOR = "1998-12-16"
+#: symbol → (GICS sectors held (empty = all), number of holdings, expense ratio, inception date)
+ETFS: dict[str, tuple[tuple[str, ...], int, str, str]] = {
+    "SPY": ((), 503, "0.000945", "1993-01-22"),
+    "IVV": ((), 503, "0.0003", "2000-05-15"),
+    "VOO": ((), 503, "0.0003", "2010-09-07"),
+    "DIA": ((), 30, "0.0016", "1998-01-14"),
+    "QQQ": (("Information Technology", "Communication Services", "Consumer Discretionary", "Health Care"), 100,
+            "0.002", "1999-03-10"),
+    "XLK": (("Information Technology",), 70, "0.0008", _SELECT_SECTOR),
+    "XLF": (("Financials",), 75, "0.0008", _SELECT_SECTOR),
+    "XLE": (("Energy",), 25, "0.0008", _SELECT_SECTOR),
+    "XLV": (("Health Care",), 65, "0.0008", _SELECT_SECTOR),
+    "XLY": (("Consumer Discretionary",), 55, "0.0008", _SELECT_SECTOR),
+    "XLP": (("Consumer Staples",), 40, "0.0008", _SELECT_SECTOR),
+    "XLI": (("Industrials",), 80, "0.0008", _SELECT_SECTOR),
+    "XLU": (("Utilities",), 32, "0.0008", _SELECT_SECTOR),
+    "XLB": (("Materials",), 30, "0.0008", _SELECT_SECTOR),
+    "XLRE": (("Real Estate",), 32, "0.0008", "2015-10-07"),
+    "XLC": (("Communication Services",), 25, "0.0008", "2018-06-18"),
+}  # fmt: skip
+
+
+def etf_profile(world: World, symbol: str, now: datetime) -> dict[str, Any]:
+    """ETF_PROFILE: fund facts plus sector weights and holdings, all numbers as strings."""
+    sectors, count, expense, inception = ETFS[symbol]
+    day = previous_trading_day(now.date())
+    members = [c for c in world.constituents(day) if not sectors or c.sector in sectors]
+    caps = sorted(
+        ((world.close(c.symbol, day) * world.traits(c.symbol)["shares"], c) for c in members),
+        key=lambda pair: (-pair[0], pair[1].symbol),
+    )[:count]
+    total = sum(cap for cap, _ in caps) or 1.0
+    by_sector: dict[str, float] = {}
+    for cap, company in caps:
+        by_sector[company.sector.upper()] = by_sector.get(company.sector.upper(), 0.0) + cap / total
+    rng = world.rng("etf", symbol)
+    dividend = sum(world.traits(c.symbol)["dividend_yield"] * cap for cap, c in caps) / total
+    return {
+        "net_assets": s(total * rng.uniform(0.002, 0.02), 0),
+        "net_expense_ratio": expense,
+        "portfolio_turnover": s(rng.uniform(0.02, 0.3), 2),
+        "dividend_yield": s(dividend, 4),
+        "inception_date": inception,
+        "leveraged": "NO",
+        "sectors": [
+            {"sector": name, "weight": f"{weight:.3f}"}
+            for name, weight in sorted(by_sector.items(), key=lambda item: -item[1])
+        ],
+        "holdings": [
+            {"symbol": c.symbol, "description": c.name.upper(), "weight": f"{cap / total:.4f}"}
+            for cap, c in caps
+        ],
+    }
+
+
 # -- the route ------------------------------------------------------------------------------------
 SYMBOL_FUNCTIONS = ("OVERVIEW", "INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW", "EARNINGS")
 ECONOMIC_FUNCTIONS = ("CPI", "INFLATION", "FEDERAL_FUNDS_RATE", "TREASURY_YIELD")
@@ -849,6 +906,7 @@ FUNCTIONS = frozenset(
         "IPO_CALENDAR",
         "TOP_GAINERS_LOSERS",
         "NEWS_SENTIMENT",
+        "ETF_PROFILE",
     )
 )
 
@@ -859,6 +917,8 @@ def _demo_allowed(function: str, params: dict[str, str]) -> bool:
         return params.get("symbol", "").upper() == DEMO_SYMBOL
     if function == "EARNINGS_CALENDAR":
         return params.get("symbol", DEMO_SYMBOL).upper() == DEMO_SYMBOL
+    if function == "ETF_PROFILE":
+        return params.get("symbol", "").upper() == "QQQ"
     if function == "NEWS_SENTIMENT":
         return params.get("tickers", "").upper() == "AAPL"
     return function in FUNCTIONS
@@ -899,6 +959,11 @@ async def query(request: Request) -> Response:
         }
         return call.json(statements(world, company.symbol, now, report[function]))
 
+    if function == "ETF_PROFILE":
+        symbol = (params.get("symbol") or "").strip().upper()
+        if not symbol:
+            return call.json(invalid_call(function))
+        return call.json(etf_profile(world, symbol, now) if symbol in ETFS else {})
     if function == "EARNINGS_CALENDAR":
         horizon = (params.get("horizon") or "3month").lower()
         if horizon not in _HORIZONS:
