@@ -48,7 +48,7 @@ def engine_clock(sandbox: Any) -> ManualClock:
     return ManualClock(sandbox.admin.now(), real_sleep=True)
 
 
-def test_options(clock: ManualClock, **overrides: Any) -> RunOptions:
+def run_options(clock: ManualClock, **overrides: Any) -> RunOptions:
     base: dict[str, Any] = {
         "clock": clock,
         "universe_limit": 30,
@@ -69,7 +69,7 @@ def collect(collect_settings: Settings, engine_clock: ManualClock) -> Callable[.
         return run_dataset(
             name,
             settings=settings or collect_settings,
-            options=test_options(engine_clock, **overrides),
+            options=run_options(engine_clock, **overrides),
             logical_date=engine_clock.now(),
         )
 
