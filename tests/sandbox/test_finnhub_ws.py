@@ -96,6 +96,31 @@ def test_several_trades_share_a_millisecond_in_a_flowing_clock(sandbox) -> None:
     assert now_ms - 60_000 < times[-1] <= now_ms
 
 
+def test_crypto_forex_and_etf_symbols_trade_with_their_own_shapes(sandbox) -> None:
+    sandbox.admin.set_clock(datetime(2026, 11, 15, 12, 0, tzinfo=UTC), rate=0)  # Sunday: stocks closed
+    with _open(sandbox, rate=3000, market_hours_only="true") as ws:
+        _subscribe(ws, "BINANCE:BTCUSDT", "OANDA:EUR_USD", "AAPL", "NOSUCH:PAIR")
+        trades = _trades(_messages(ws, 0.8))
+    by_symbol: dict[str, list[dict[str, Any]]] = {}
+    for trade in trades:
+        by_symbol.setdefault(trade["s"], []).append(trade)
+    assert set(by_symbol) == {"BINANCE:BTCUSDT", "OANDA:EUR_USD"}  # crypto and FX trade at weekends
+    btc = by_symbol["BINANCE:BTCUSDT"]
+    assert all(list(t) == ["s", "p", "t", "v"] and isinstance(t["v"], float) for t in btc)
+    markets = httpx.get(
+        sandbox.base_url("coingecko") + "/coins/markets",
+        params={"ids": "bitcoin", "vs_currency": "usd"},
+        headers={"x-cg-demo-api-key": "CG-test"},
+        timeout=10,
+    ).json()
+    assert btc[0]["p"] == pytest.approx(markets[0]["current_price"], rel=0.01)  # agrees with CoinGecko
+    assert all(t["v"] == 0 and 0.9 < t["p"] < 1.3 for t in by_symbol["OANDA:EUR_USD"])
+    sandbox.admin.set_clock(datetime(2026, 11, 16, 15, 0, tzinfo=UTC))
+    with _open(sandbox, rate=1000) as ws:
+        _subscribe(ws, "SPY")
+        assert {t["s"] for t in _trades(_messages(ws, 0.4))} == {"SPY"}
+
+
 def test_unsubscribe_stops_a_symbol(sandbox) -> None:
     with _open(sandbox, rate=3000) as ws:
         _subscribe(ws, "AAPL")

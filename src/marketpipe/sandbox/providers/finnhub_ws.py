@@ -6,6 +6,9 @@ frames for subscribed symbols only, many trades per frame, with ``t`` in millise
 clock (bursts of trades share a millisecond), prices next to the world's price, and a
 ``{"type":"ping"}`` heartbeat. The 51st symbol gets ``{"type":"error","msg":"Subscribing to too many
 symbols"}``; a second connection with the same key drops both (real behaviour, switchable).
+Index members and a few ETFs trade like US stocks; ``BINANCE:BTCUSDT``-style crypto pairs (priced
+like the CoinGecko simulator, float volumes, no ``c``) and ``OANDA:EUR_USD`` forex (``v`` = 0) trade
+around the clock; unknown symbols are accepted and stay silent.
 
 Stream settings (rate, symbol cap, ping interval, market-hours mode) are sandbox-wide defaults
 (``GET/POST /finnhub/ws/_settings``) and can be overridden per connection with query parameters of
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import weakref
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ from starlette.websockets import WebSocketState
 
 from marketpipe.sandbox.core import ProviderSpec, Sandbox, gate, json_response, sandbox_of
 from marketpipe.sandbox.counters import key_id
+from marketpipe.sandbox.providers import coingecko_universe
 from marketpipe.sandbox.world import SESSION_CLOSE_S, SESSION_OPEN_S, day_of, day_start, is_trading_day
 
 NAME = "finnhub_ws"
@@ -110,35 +115,91 @@ router = APIRouter()
 # -- trade generation ----------------------------------------------------------------------------
 
 
+#: ETFs the real feed streams although they are not index members (the seed probed SPY, QQQ, VTI).
+ETFS = frozenset({"SPY", "QQQ", "VTI", "IWM", "DIA", "VOO"})
+#: Forex venues use ``OANDA:EUR_USD``-style symbols; trades carry only a price (``v`` = 0).
+FX_VENUES = frozenset({"OANDA", "FXCM", "FOREX.COM", "IC MARKETS", "FXPRO", "PEPPERSTONE"})
+FX_RATES = {
+    "EUR_USD": 1.08,
+    "GBP_USD": 1.27,
+    "USD_JPY": 151.0,
+    "AUD_USD": 0.66,
+    "USD_CAD": 1.37,
+    "USD_CHF": 0.88,
+}
+CRYPTO_QUOTES = ("USDT", "USDC", "BUSD", "USD")
+STOCK, CRYPTO, FX = 0, 1, 2
+
+
 class TradeGenerator:
     """Makes batches of trades for a symbol set, cheaply (≈1 µs per trade).
 
     Prices wander within a few basis points of the world's price (refreshed once per simulated
-    second per symbol); trades come in bursts of 1–6 that share one millisecond.
+    second per symbol); trades come in bursts of 1–6 that share one millisecond. Stocks (index
+    members and a few ETFs) carry integer volumes and condition codes; exchange-prefixed crypto pairs
+    (``BINANCE:BTCUSDT``, priced like the CoinGecko simulator) carry float volumes and no ``c``;
+    forex pairs carry ``v`` = 0. Unknown symbols are accepted and stay silent.
     """
 
     def __init__(self, sandbox: Sandbox, seed_parts: tuple[Any, ...]) -> None:
         self._world = sandbox.world
-        self._clock = sandbox.clock
+        self._seed = sandbox.config.seed
         self._rng = random.Random(repr((sandbox.config.seed, *seed_parts)))
         self._base: dict[str, tuple[int, float]] = {}
+        self._kinds: dict[str, tuple[int, Any]] = {}
+
+    def kind(self, symbol: str) -> tuple[int, Any]:
+        """(STOCK | CRYPTO | FX, what prices it) or (-1, None) for a symbol that never trades."""
+        known = self._kinds.get(symbol)
+        if known is None:
+            known = self._kinds[symbol] = self._classify(symbol)
+        return known
+
+    def _classify(self, symbol: str) -> tuple[int, Any]:
+        venue, _, pair = symbol.partition(":")
+        if not pair:
+            return (STOCK, symbol) if self._world.company(symbol) or symbol in ETFS else (-1, None)
+        if venue.upper() in FX_VENUES:
+            return (FX, FX_RATES[pair]) if pair in FX_RATES else (-1, None)
+        base = next((pair[: -len(q)] for q in CRYPTO_QUOTES if pair.endswith(q) and len(pair) > len(q)), "")
+        coins = [c for c in coingecko_universe.universe(self._seed).coins if c.symbol == base.lower()]
+        return (CRYPTO, coins[0]) if coins else (-1, None)
 
     def _price(self, symbol: str, second: int) -> float:
         cached = self._base.get(symbol)
         if cached is None or cached[0] != second:
-            price = self._world.price(symbol, float(second)) if self._world.company(symbol) else 0.0
+            kind, source = self.kind(symbol)
+            if kind == STOCK:
+                price = self._world.price(symbol, float(second))
+            elif kind == CRYPTO:
+                price = coingecko_universe.price_usd(source, float(second), self._seed)
+            elif kind == FX:
+                price = source * (1.0 + 0.002 * math.sin(second / 3600.0))
+            else:
+                price = 0.0
             cached = self._base[symbol] = (second, price)
         return cached[1]
 
-    def batch(self, symbols: list[str], count: int, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        """``count`` trades of ``symbols`` with timestamps in [start_ms, end_ms], in time order."""
+    def batch(
+        self, symbols: list[str], count: int, start_ms: int, end_ms: int, stocks_open: bool = True
+    ) -> list[dict[str, Any]]:
+        """``count`` trades of ``symbols`` with timestamps in [start_ms, end_ms], in time order.
+
+        ``stocks_open=False`` (outside the US session in market-hours mode) leaves only crypto and
+        forex trading.
+        """
         if not symbols or count <= 0:
             return []
-        rng = self._rng
-        rand = rng.random
+        rand = self._rng.random
         span = max(0, end_ms - start_ms)
-        bases = {s: self._price(s, end_ms // 1000) for s in symbols}
-        live = [s for s in symbols if bases[s] > 0]
+        live = []
+        for symbol in symbols:
+            kind = self.kind(symbol)[0]
+            if kind < 0 or (kind == STOCK and not stocks_open):
+                continue
+            base = self._price(symbol, end_ms // 1000)
+            if base > 0:
+                live.append((symbol, kind, base))
         if not live:
             return []
         n_symbols = len(live)
@@ -150,23 +211,28 @@ class TradeGenerator:
         starts = sorted(start_ms + int(rand() * (span + 1)) for _ in range(n_bursts))
         burst = 0
         while made < count:
-            ts = starts[burst % n_bursts] if burst < n_bursts else end_ms
+            ts = starts[burst] if burst < n_bursts else end_ms
             burst += 1
-            symbol = live[int(rand() * n_symbols)]
-            base = bases[symbol]
-            size = 1 + int(rand() * 6)
-            conditions = CONDITIONS[int(rand() * len(CONDITIONS))]
-            for _ in range(min(size, count - made)):
-                append(
-                    {
-                        "s": symbol,
-                        "p": round(base * (1.0 + (rand() - 0.5) * 0.0008), 2),
-                        "t": ts,
-                        "v": 1 + int(rand() ** 3 * 500),
-                        "c": conditions,
-                    }
-                )
-                made += 1
+            symbol, kind, base = live[int(rand() * n_symbols)]
+            size = min(1 + int(rand() * 6), count - made)
+            made += size
+            if kind == STOCK:
+                conditions = CONDITIONS[int(rand() * len(CONDITIONS))]
+                for _ in range(size):
+                    price = round(base * (1.0 + (rand() - 0.5) * 0.0008), 2)
+                    append(
+                        {"s": symbol, "p": price, "t": ts, "v": 1 + int(rand() ** 3 * 500), "c": conditions}
+                    )
+            elif kind == CRYPTO:
+                digits = 2 if base >= 100 else 6
+                for _ in range(size):
+                    price = round(base * (1.0 + (rand() - 0.5) * 0.0006), digits)
+                    append({"s": symbol, "p": price, "t": ts, "v": round(rand() ** 3 * 2 + 0.00001, 5)})
+            else:
+                for _ in range(size):
+                    append(
+                        {"s": symbol, "p": round(base * (1.0 + (rand() - 0.5) * 0.0001), 5), "t": ts, "v": 0}
+                    )
         return trades
 
 
@@ -291,13 +357,13 @@ async def _send_loop(conn: _Connection, sandbox: Sandbox, state: _State) -> None
         if now - last_ping >= settings.ping_interval_s:
             frames.append(PING)
             last_ping = now
-        trading = not settings.market_hours_only or _in_session(sim_ms / 1000)
+        stocks_open = not settings.market_hours_only or _in_session(sim_ms / 1000)
         count = int(owed)
         owed -= count
         symbols = list(conn.symbols)
-        if symbols and trading and count:
+        if symbols and count:
             count = min(count, settings.max_frame_trades * 4)  # a slow reader must not build a backlog
-            trades = generator.batch(symbols, count, min(last_sim_ms + 1, sim_ms), sim_ms)
+            trades = generator.batch(symbols, count, min(last_sim_ms + 1, sim_ms), sim_ms, stocks_open)
             conn.sent_trades += len(trades)
             state.totals["trades"] += len(trades)
             duplicate = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=frozenset({"ws_duplicate"}))
