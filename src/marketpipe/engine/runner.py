@@ -360,7 +360,9 @@ class _Run:
     def _due_items(self) -> list[str]:
         items = list(self.spec.items(self.ctx))
         due = items if self.options.force else self.cursor.due(items, self.spec.refresh_after, self.ctx.now())
-        caps = [cap for cap in (self.options.max_items, self.spec.max_items_per_run) if cap is not None]
+        # A dataset's per-run cap shares a key's daily budget; without quotas there is nothing to share.
+        spec_cap = self.spec.max_items_per_run if self.options.quotas else None
+        caps = [cap for cap in (self.options.max_items, spec_cap) if cap is not None]
         if caps:
             due = due[: min(caps)]
         return due
