@@ -49,7 +49,7 @@ def issue_datasets() -> list[DatasetSpec]:
 
 
 def _settings(data_dir: Path, database_url: str, port: int) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=data_dir,
         database_url=database_url,
@@ -74,7 +74,7 @@ def _fresh_database(server_dsn: str, name: str) -> str:
 
 def _table_rows(settings: Settings, tables: list[str]) -> dict[str, int]:
     with connect(settings=settings) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
 
 def part_quotas_off(settings: Settings, admin: AdminClient) -> None:
@@ -161,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mp-bench-") as tmp:
         data_dir = Path(tmp)
-        server_dsn = PostgresService(Settings(_env_file=None, data_dir=data_dir)).start()  # type: ignore[call-arg]
+        server_dsn = PostgresService(Settings(_env_file=None, data_dir=data_dir)).start()
         sandbox = ThreadedSandbox(SandboxConfig(seed=42, start_time=START))
         url = sandbox.start()
         admin = AdminClient(url)
@@ -175,7 +175,7 @@ def main() -> None:
         finally:
             admin.close()
             sandbox.stop()
-            PostgresService(Settings(_env_file=None, data_dir=data_dir)).stop()  # type: ignore[call-arg]
+            PostgresService(Settings(_env_file=None, data_dir=data_dir)).stop()
 
 
 if __name__ == "__main__":
