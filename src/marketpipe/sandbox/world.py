@@ -169,6 +169,7 @@ class World:
         # Bumped on every membership edit (and reset) so caches keyed by it never serve stale members.
         self.membership_version = 0
         self._companies = {c.symbol: c for c in (*bundled_constituents(), *_CANDIDATES)}
+        self._schedule = self._seeded_schedule()
         self._shapes: dict[str, tuple[float, float, float, tuple[tuple[float, float, float], ...]]] = {}
         self._paths: dict[tuple[str, int], tuple[float, float, list[float]]] = {}
 
@@ -203,16 +204,21 @@ class World:
         return sorted(self._companies)
 
     def scheduled_changes(self, until: date) -> list[MembershipChange]:
-        """Seeded rebalances: on each quarter's third Friday after MEMBERSHIP_EPOCH, one swap."""
+        """Seeded rebalances up to ``until``: one swap on each quarter's third Friday after MEMBERSHIP_EPOCH.
+
+        Joiners come from a small pool of real non-member companies, so the schedule ends when the pool
+        is used up (about two and a half years of quarters).
+        """
+        return [c for c in self._schedule if c.day <= until]
+
+    def _seeded_schedule(self) -> tuple[MembershipChange, ...]:
         changes: list[MembershipChange] = []
         members = {c.symbol for c in bundled_constituents()}
         candidates = [c for c in _CANDIDATES if c.symbol not in members]
         year, month = MEMBERSHIP_EPOCH.year, MEMBERSHIP_EPOCH.month
-        while True:
+        while candidates:
             if month % 3 == 0:
                 day = _third_friday(year, month)
-                if day > until or not candidates:
-                    break
                 if day >= MEMBERSHIP_EPOCH:
                     rng = self.rng("rebalance", day.isoformat())
                     leaving = sorted(members)[rng.randrange(len(members))]
@@ -226,7 +232,7 @@ class World:
             month += 1
             if month > 12:
                 year, month = year + 1, 1
-        return changes
+        return tuple(changes)
 
     def membership_changes(self, until: date | None = None) -> list[MembershipChange]:
         """Scheduled and admin-made changes up to ``until`` (default: today), oldest first."""
