@@ -1,0 +1,1 @@
+"""News and sentiment datasets (Finnhub, NewsAPI, Alpha Vantage NEWS_SENTIMENT)."""

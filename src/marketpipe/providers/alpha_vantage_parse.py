@@ -1,0 +1,113 @@
+"""Alpha Vantage NEWS_SENTIMENT and ETF_PROFILE parsers (spec/provider-apis.md §1.2–§1.3).
+
+Kept apart from :mod:`marketpipe.providers.alpha_vantage` (classification and the other parsers,
+owned by the engine). Requests are built with :func:`marketpipe.providers.alpha_vantage.request`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marketpipe.http.errors import MalformedResponse
+from marketpipe.providers.alpha_vantage import NAME
+from marketpipe.providers.base import clean_text, to_date, to_decimal, to_int
+
+#: The element keys AV uses inside ``ticker_sentiment`` / ``topics`` (the backend reads them verbatim).
+TICKER_SENTIMENT_KEYS = ("ticker", "relevance_score", "ticker_sentiment_score", "ticker_sentiment_label")
+TOPIC_KEYS = ("topic", "relevance_score")
+
+
+def parse_time_published(value: Any) -> datetime | None:
+    """``YYYYMMDDTHHMMSS`` (UTC, no zone; ``HHMM`` also seen) → aware datetime."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    for fmt in ("%Y%m%dT%H%M%S", "%Y%m%dT%H%M"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _keep_keys(elements: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """AV's list elements with exactly AV's keys and values (scores stay as AV sent them)."""
+    if not isinstance(elements, list):
+        return []
+    return [{k: e[k] for k in keys if k in e} for e in elements if isinstance(e, dict)]
+
+
+def parse_news_sentiment(body: Any) -> list[dict[str, Any]]:
+    """``market_news_sentiment`` rows (without batch/query columns) from a NEWS_SENTIMENT reply.
+
+    A "No articles found" reply (an ``Information`` the classifier lets through) gives ``[]``.
+    Articles need ``title``, ``url`` and a parseable ``time_published``.
+    """
+    if not isinstance(body, dict):
+        raise MalformedResponse(NAME, "NEWS_SENTIMENT reply is not an object")
+    if "feed" not in body:
+        if "Information" in body:
+            return []
+        raise MalformedResponse(NAME, "NEWS_SENTIMENT reply has no 'feed'")
+    feed = body["feed"]
+    if not isinstance(feed, list):
+        raise MalformedResponse(NAME, "'feed' is not a list")
+    rows: list[dict[str, Any]] = []
+    for article in feed:
+        if not isinstance(article, dict):
+            continue
+        title, url = clean_text(article.get("title")), clean_text(article.get("url"))
+        published = parse_time_published(article.get("time_published"))
+        if not title or not url or published is None:
+            continue
+        authors = article.get("authors")
+        rows.append(
+            {
+                "title": title,
+                "url": url,
+                "time_published": published,
+                "authors": ", ".join(str(a) for a in authors)
+                if isinstance(authors, list) and authors
+                else None,
+                "summary": clean_text(article.get("summary")),
+                "source": clean_text(article.get("source")),
+                "overall_sentiment_score": to_decimal(article.get("overall_sentiment_score")),
+                "overall_sentiment_label": clean_text(article.get("overall_sentiment_label")),
+                "ticker_sentiment": _keep_keys(article.get("ticker_sentiment"), TICKER_SENTIMENT_KEYS),
+                "topics": _keep_keys(article.get("topics"), TOPIC_KEYS),
+            }
+        )
+    return rows
+
+
+def _weights(elements: Any, name_key: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """ETF sector/holding weights as numbers (AV sends strings); other keys as text."""
+    if not isinstance(elements, list):
+        return []
+    found: list[dict[str, Any]] = []
+    for element in elements:
+        if not isinstance(element, dict) or clean_text(element.get(name_key)) is None:
+            continue
+        entry: dict[str, Any] = {k: clean_text(element.get(k)) for k in keys}
+        weight = to_decimal(element.get("weight"))
+        entry["weight"] = float(weight) if weight is not None else None
+        found.append(entry)
+    return found
+
+
+def parse_etf_profile(body: Any, symbol: str) -> dict[str, Any]:
+    """One ``etf_profile_holdings`` row from an ETF_PROFILE reply (every number is a string there)."""
+    if not isinstance(body, dict) or not any(k in body for k in ("net_assets", "holdings", "sectors")):
+        raise MalformedResponse(NAME, f"ETF_PROFILE reply for {symbol} has no profile fields")
+    return {
+        "symbol": symbol,
+        "net_assets": to_int(body.get("net_assets")),
+        "net_expense_ratio": to_decimal(body.get("net_expense_ratio")),
+        "portfolio_turnover": to_decimal(body.get("portfolio_turnover")),
+        "dividend_yield": to_decimal(body.get("dividend_yield")),
+        "inception_date": to_date(body.get("inception_date")),
+        "leveraged": clean_text(body.get("leveraged")),
+        "sectors": _weights(body.get("sectors"), "sector", ("sector",)),
+        "holdings": _weights(body.get("holdings"), "symbol", ("symbol", "description")),
+    }
