@@ -550,3 +550,13 @@ def test_settings_in_sandbox_mode_reach_this_sandbox(sandbox_settings) -> None:
         timeout=10,
     )
     assert reply.json()["Symbol"] == "IBM"
+
+
+def test_throttle_wordings_reachable_through_rate_limit_faults(av, sandbox) -> None:
+    sandbox.admin.add_fault("alpha_vantage", "rate_limit", count=1, window="day_detected")
+    text = av(function="OVERVIEW", symbol="IBM").json()["Information"]
+    assert text.startswith(f"We have detected your API key as {KEY} and our standard API rate limit is 25")
+    sandbox.admin.add_fault("alpha_vantage", "rate_limit", count=1, window="day")
+    assert av(function="OVERVIEW", symbol="IBM").json() == {"Information": DAILY_LIMIT}
+    sandbox.admin.add_fault("alpha_vantage", "rate_limit", "IPO_CALENDAR", count=1)
+    assert av(function="IPO_CALENDAR").text.endswith("\r\nI,n,f,o,r,m,a\r\n")

@@ -122,9 +122,21 @@ def _key_error(call: Call) -> Response:
     return json_response({"Error Message": KEY_ERROR})
 
 
+def detected_key_limit(key: str) -> str:
+    """The 2025+ wording of the daily cap, which echoes the key back (clients must not log bodies)."""
+    return (
+        f"We have detected your API key as {key} and our standard API rate limit is 25 requests per day. "
+        "Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly "
+        "remove all daily rate limits."
+    )
+
+
 def _quota(call: Call, decision: QuotaDecision) -> Response:
-    if decision.window == "note":  # the pre-2024 throttle (reachable through a rate_limit fault)
+    # Through a rate_limit fault: window "note" = the pre-2024 throttle, "day_detected" = the 2025+ text.
+    if decision.window == "note":
         return json_response({"Note": LEGACY_NOTE})
+    if decision.window == "day_detected":
+        return json_response({"Information": detected_key_limit(call.key or "")})
     if call.endpoint in CSV_HEADERS:
         return Response(csv_information_body(CSV_HEADERS[call.endpoint]), media_type=CSV_MEDIA_TYPE)
     return json_response({"Information": DAILY_LIMIT if decision.window == "day" else BURST_LIMIT})
