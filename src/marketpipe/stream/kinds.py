@@ -98,17 +98,23 @@ TRADE_COLUMNS = (
 )  # fmt: skip
 
 
-def _trade_row(m: dict[str, Any]) -> str:
-    shard = m.get("shard")
-    return (
-        f"{esc(m['symbol'])}\t{num(m['price'])}\t{num(m.get('volume', 0))}\t{m['timestamp_ms']}\t"
-        f"{m.get('seq', 0)}\t{text_array(m.get('conditions'))}\t{opt_text(m.get('pod_name'))}\t"
-        f"{opt_text(m.get('source'))}\t{_NULL if shard is None else int(shard)}"
-    )
+def _trade_row_builder(
+    default_source: str, *, with_category: bool = False
+) -> Callable[[dict[str, Any]], str]:
+    """A COPY row builder for a trade table (``default_source`` fills a missing ``source``)."""
+    default = esc(default_source)
 
+    def row(m: dict[str, Any]) -> str:
+        shard = m.get("shard")
+        source = m.get("source")
+        line = (
+            f"{esc(m['symbol'])}\t{num(m['price'])}\t{num(m.get('volume', 0))}\t{m['timestamp_ms']}\t"
+            f"{m.get('seq', 0)}\t{text_array(m.get('conditions'))}\t{opt_text(m.get('pod_name'))}\t"
+            f"{esc(source) if type(source) is str else default}\t{_NULL if shard is None else int(shard)}"
+        )
+        return line + "\t" + opt_text(m.get("category")) if with_category else line
 
-def _topgainer_row(m: dict[str, Any]) -> str:
-    return _trade_row(m) + "\t" + opt_text(m.get("category"))
+    return row
 
 
 def _trade_snapshot(m: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +174,7 @@ SP500 = SinkKind(
     columns=TRADE_COLUMNS,
     conflict_key=("symbol", "timestamp_ms", "seq"),
     decode=codec.decode_trade,
-    copy_row=_trade_row,
+    copy_row=_trade_row_builder("finnhub_sp500_websocket"),
     instrument=_symbol,
     event_ms=_trade_ms,
     snapshot=_trade_snapshot,
@@ -190,7 +196,7 @@ TOPGAINERS = SinkKind(
     columns=(*TRADE_COLUMNS, "category"),
     conflict_key=("symbol", "timestamp_ms", "seq"),
     decode=codec.decode_trade,
-    copy_row=_topgainer_row,
+    copy_row=_trade_row_builder("finnhub_websocket", with_category=True),
     instrument=_symbol,
     event_ms=_trade_ms,
     snapshot=_trade_snapshot,

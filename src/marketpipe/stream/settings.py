@@ -19,8 +19,13 @@ class StreamSettings(BaseSettings):
     #: Partition count per topic, overriding DESIGN.md §4 defaults (JSON in env: '{"bithumb-ticker": 2}').
     partitions: dict[str, int] = Field(default_factory=dict)
     group_id: str = Field(default="marketpipe-sink", description="Consumer group prefix of the sinks.")
+    #: Static group membership id (Kafka ``group.instance.id``). A restarted sink with the same id takes
+    #: its partitions back at once instead of waiting for the dead member's session to time out.
+    #: Default: ``<group>@<hostname>`` (stable for a StatefulSet pod or a host); set it per replica
+    #: when running several sinks of one kind on one host.
+    instance_id: str | None = None
     batch_size: int = Field(default=5000, ge=1, description="Messages consumed per batch at most.")
-    batch_timeout_s: float = Field(default=0.05, gt=0, description="Longest wait for a batch to fill.")
+    batch_timeout_s: float = Field(default=0.01, gt=0, description="Longest wait for a batch to fill.")
     history_len: int = Field(default=2000, ge=1, description="Recent trades kept per symbol in Redis.")
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port of the sink; 0 = none.")
     log_every_s: float = Field(default=30.0, gt=0, description="How often the sink logs its metrics.")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,7 +130,11 @@ class Sink:
         self._needs_rehydrate = True
         self._pending_kafka_commit: list[TopicPartition] = []
         self.latencies_ms: list[int] | None = [] if record_latency else None
-        overrides = {"client.id": f"marketpipe-sink-{kind.name}", "max.poll.interval.ms": 600000}
+        overrides: dict[str, Any] = {
+            "client.id": f"marketpipe-sink-{kind.name}",
+            "max.poll.interval.ms": 600000,
+            "group.instance.id": self.settings.instance_id or f"{self.group}@{socket.gethostname()}",
+        }
         overrides.update(consumer_overrides or {})
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
