@@ -1,7 +1,8 @@
 """Truth Social (Mastodon fork) simulator, as the ``truthbrush`` client sees it (spec §7).
 
 - ``POST /oauth/v2/token`` (password grant, JSON or form body) issues a Bearer token. On the real site it
-  sits beside ``/api``; the sandbox serves it below the provider prefix as well (see the module README).
+  sits beside ``/api`` (``https://truthsocial.com/oauth/v2/token``); the core mounts a provider only below
+  its prefix, so the sandbox serves it at ``/truthsocial/api/oauth/v2/token`` for now.
 - ``GET /v1/accounts/lookup?acct=``, ``/v1/accounts/{id}``, ``/v1/accounts/{id}/statuses`` (``max_id``,
   ``since_id``, ``min_id``, ``limit`` ≤ 40, ``exclude_replies``, ``pinned``; RFC 5988 ``Link`` header),
   ``/v1/trends`` (20 tags) and ``/v1/truth/trending/truths`` (``limit`` ≤ 20).
