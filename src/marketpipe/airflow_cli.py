@@ -130,7 +130,7 @@ def test_dag(
     if run is None:
         typer.echo(((proc.stdout or "") + (proc.stderr or ""))[-4000:], err=True)
         raise typer.Exit(1)
-    typer.echo(f"{dag_id} {run.run_id}: {run.state}")
+    typer.echo(f"{dag_id} {run.run_id}: {run.state}  (full output: {local.dags_test_log(dag_id)})")
     for task in sorted(run.tasks.values(), key=lambda t: t.task_id):
         summary = local.xcom(dag_id, run.run_id, task.task_id) or {}
         typer.echo(

@@ -13,7 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from marketpipe.config import Settings
 from marketpipe.engine.registry import get_dataset
+from marketpipe.engine.runner import run_dataset
 from marketpipe.orchestration.local import DagRunState, LocalAirflow, connection_json
 from marketpipe.orchestration.plan import DagPlan, plan_dags
 from plugins.sandbox import SANDBOX_START, SandboxHandle
@@ -54,6 +56,8 @@ def _run_dag(airflow: LocalAirflow, dag_id: str) -> DagRunState:
     proc = airflow.dags_test(dag_id, LOGICAL_DATE, timeout=300)
     run = airflow.latest_run(dag_id)
     assert run is not None, ((proc.stdout or "") + (proc.stderr or ""))[-4000:]
+    # Failed assertions on `run` print it, with the path of the full `airflow dags test` output.
+    run.output_log = airflow.dags_test_log(dag_id)
     return run
 
 
@@ -120,8 +124,12 @@ def test_quota_exhausted_run_is_partial_not_failed_and_never_retried(
     local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle, daily_limit: int, task_state: str
 ) -> None:
     airflow = _airflow_for(local_airflow, pg_dsn, sandbox)
-    stocks = _dag_of("sp500_companies")
-    assert _run_dag(airflow, stocks.dag_id).state == "success"  # the universe to work through
+    # The universe to work through, filled by the engine directly (the stocks DAG has its own test).
+    seeded = run_dataset(
+        "sp500_companies",
+        settings=Settings(_env_file=None, database_url=pg_dsn, sandbox=True, sandbox_port=sandbox.port),  # type: ignore[call-arg]
+    )
+    assert seeded.status == "ok", seeded
 
     # Alpha Vantage allows `daily_limit` calls today, then answers with its quota "Information" body.
     sandbox.admin.set_provider_quota(

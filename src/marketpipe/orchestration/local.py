@@ -84,6 +84,8 @@ class DagRunState:
     run_id: str
     state: str
     tasks: dict[str, TaskState]
+    #: Where the output of the `airflow dags test` that made this run was saved (if it was).
+    output_log: Path | None = None
 
 
 @dataclass
@@ -108,6 +110,9 @@ class LocalAirflow:
             for name, value in os.environ.items()
             if self.inherit_marketpipe_env or not name.startswith("MARKETPIPE_")
         }
+        # `airflow standalone` starts its components as `airflow …` found on PATH: use the same install.
+        bin_dir = str(Path(airflow_executable()).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
@@ -166,8 +171,17 @@ class LocalAirflow:
     def dags_test(
         self, dag_id: str, logical_date: str, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
-        """``airflow dags test <dag_id> <logical_date>``: run one DAG run in-process, wait for it to end."""
-        return self.run("dags", "test", dag_id, logical_date, timeout=timeout, check=False)
+        """``airflow dags test <dag_id> <logical_date>``: run one DAG run in-process, wait for it to end.
+
+        The whole output (task logs included) is also saved to :meth:`dags_test_log`.
+        """
+        proc = self.run("dags", "test", dag_id, logical_date, timeout=timeout, check=False)
+        self.dags_test_log(dag_id).write_text((proc.stdout or "") + (proc.stderr or ""))
+        return proc
+
+    def dags_test_log(self, dag_id: str) -> Path:
+        """Where the output of the last ``dags_test`` of ``dag_id`` is kept."""
+        return self.home / f"dags-test-{dag_id}.log"
 
     def latest_run(self, dag_id: str) -> DagRunState | None:
         """The most recent run of ``dag_id`` and its task instances (from the SQLite metadata)."""
