@@ -126,7 +126,9 @@ def collect_command(
     force: bool = typer.Option(False, "--force", help="Treat every item as due (ignore freshness)."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N symbols of the universe."),
     logical_date: datetime | None = typer.Option(None, "--date", help="Logical date of the run (plans)."),
-    no_quotas: bool = typer.Option(False, "--no-quotas", help="Count calls but enforce no quota window."),
+    no_quotas: bool = typer.Option(
+        False, "--no-quotas", help="Enforce no quota window (sandbox with quotas off)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each call."),
 ) -> None:
     """Collect one dataset, a group, or all datasets; print a summary; exit 1 if any run failed."""

@@ -91,18 +91,6 @@ class QuotaLedger:
         )
         log.info("quota: %s key %s spent until %s (%s)", provider, key_hash, until.isoformat(), reason[:120])
 
-    def fill_window(self, provider: str, key_hash: str, window: QuotaWindow, now: datetime) -> None:
-        """Align our count with a provider that says the window is used up (e.g. after a restart)."""
-        start, end = window.bounds(now)
-        self.conn.execute(
-            """INSERT INTO quota_ledger AS q
-                      (provider, key_hash, window_name, window_start, window_end, used, quota_limit)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (provider, key_hash, window_name, window_start)
-               DO UPDATE SET used = GREATEST(q.used, EXCLUDED.used)""",
-            (provider, key_hash, window.name, start, end, window.limit, window.limit),
-        )
-
     def used(self, provider: str, key_hash: str, window: QuotaWindow, now: datetime) -> int:
         """Calls counted in the window containing ``now``."""
         start, _ = window.bounds(now)

@@ -19,7 +19,7 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
@@ -61,7 +61,7 @@ class RunOptions:
     universe_limit: int | None = None
     #: Every item is due, fresh or not.
     force: bool = False
-    #: False: count calls in the ledger but enforce no published window (sandbox with quotas off).
+    #: False: enforce no quota window and no per-run item cap (the sandbox with quotas off, benchmarks).
     quotas: bool = True
     #: Per-provider replacement of the published windows.
     quota_windows: Mapping[str, tuple[QuotaWindow, ...]] = field(default_factory=dict)
@@ -180,6 +180,8 @@ def run_dataset(
         run = _Run(spec, run_id, day, settings, options, conn, ledger_conn, http, progress)
         try:
             result = run.execute()
+        except CollectError as exc:  # e.g. an empty universe: a typed reason, no traceback needed
+            result = run.result("failed", type(exc).__name__, redact(str(exc))[:500])
         except Exception as exc:  # an engine bug must still close the run row with a class and message
             log.exception("run %s of %s crashed", run_id, spec.name)
             result = run.result("failed", type(exc).__name__, redact(str(exc))[:500])
@@ -309,6 +311,7 @@ class _Run:
 
     def execute(self) -> RunResult:
         spec = self.spec
+        self.ledger.prune(timedelta(days=62), self.ctx.now())  # keep the ledger to recent windows
         if spec.providers:
             session, problems, resume = self._choose_provider()
             if session is None:
