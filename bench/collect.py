@@ -147,11 +147,12 @@ def part_quotas_on(settings: Settings, admin: AdminClient, days: int) -> None:
 
 
 def _useful_calls(results: list[RunResult]) -> dict[str, int]:
-    """Calls that ended in stored progress: every call of a run, minus failed items' calls."""
+    """Calls that stored new data: all calls minus wasted ones (engine count) and failed items."""
     useful: dict[str, int] = defaultdict(int)
     for r in results:
         if r.provider:
-            useful[r.provider] += r.calls - r.items_failed
+            failed_items = sum(n for cls, n in r.errors.items() if cls != "TransientError")
+            useful[r.provider] += r.calls - r.wasted_calls - failed_items
     return useful
 
 

@@ -60,6 +60,7 @@ def test_quota_mid_run_stops_partial_and_resumes_next_day_at_first_unfinished(
     assert sandbox.admin.refused("alpha_vantage") == 1
     assert _done_items(db, "company_overview", stopped.run_id) == symbols[:5]
     assert stopped.items_done == 5 and stopped.items_pending == 15
+    assert stopped.calls == 6 and stopped.wasted_calls == 1
 
     same_day = collect("company_overview", quota_windows=windows)
     assert same_day.status == "partial" and same_day.calls == 0
@@ -84,6 +85,7 @@ def test_key_two_takes_over_when_key_one_is_spent(settings, collect, db, sandbox
     assert result.items_done == 7
     assert sandbox.admin.calls("alpha_vantage", key=AV_KEY_1) == 5  # 4 served + 1 quota reply
     assert sandbox.admin.calls("alpha_vantage", key=AV_KEY_2) == 3
+    assert result.calls == 8 and result.wasted_calls == 1
     assert count(db, "SELECT count(*) FROM company_overview") == 7
 
 

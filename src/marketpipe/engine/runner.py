@@ -97,6 +97,8 @@ class RunResult:
     items_done: int
     items_pending: int
     items_failed: int = 0
+    #: Calls that brought no data (quota/throttle/invalid-key replies, transient failures).
+    wasted_calls: int = 0
     provider: str | None = None
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -262,6 +264,7 @@ class _Run:
             items_done=self.done,
             items_pending=self.pending,
             items_failed=sum(self.errors.values()),
+            wasted_calls=sum(s.stats.wasted for s in self.sessions),
             provider=self.ctx.provider if self.ctx.provider != DERIVED or not self.spec.providers else None,
             errors=dict(self.errors),
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import SecretStr
@@ -41,6 +41,9 @@ from marketpipe.providers.base import Provider
 log = logging.getLogger("marketpipe.engine")
 
 ANONYMOUS = "anonymous"
+_WASTED = frozenset(
+    {OutcomeKind.QUOTA, OutcomeKind.THROTTLED, OutcomeKind.INVALID_KEY, OutcomeKind.TRANSIENT}
+)
 
 
 @dataclass
@@ -53,9 +56,8 @@ class _Key:
 @dataclass
 class SessionStats:
     calls: int = 0
-    calls_by_key: dict[str, int] = field(default_factory=dict)
-    quota_replies: int = 0
-    retries: int = 0
+    #: Calls that brought no data: quota and throttle replies, invalid-key replies, transient failures.
+    wasted: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class ProviderSession:
                 )
             except TransientError as exc:
                 self._count(key)
+                self.stats.wasted += 1
                 transient_attempts += 1
                 if transient_attempts >= self.retry.attempts:
                     raise TransientError(self.name, self._clean(str(exc).split(": ", 1)[-1])) from None
@@ -164,8 +167,9 @@ class ProviderSession:
             kind = outcome.kind
             if kind is OutcomeKind.OK:
                 return reply
+            if kind in _WASTED:
+                self.stats.wasted += 1
             if kind is OutcomeKind.QUOTA:
-                self.stats.quota_replies += 1
                 until = outcome.reset_at or self._quota_reset(request, outcome.retry_after_s)
                 self.ledger.mark_spent(self.name, key.hash, until, message or "quota reply")
                 continue
@@ -202,10 +206,8 @@ class ProviderSession:
 
     def _count(self, key: _Key) -> None:
         self.stats.calls += 1
-        self.stats.calls_by_key[key.hash] = self.stats.calls_by_key.get(key.hash, 0) + 1
 
     def _backoff(self, attempt: int, request: ApiRequest, why: str, hint: float | None = None) -> None:
-        self.stats.retries += 1
         delay = self.retry.backoff(attempt)
         if hint is not None and hint <= self.max_wait_s:
             delay = max(delay, hint)
