@@ -229,7 +229,7 @@ async def stock_symbols(request: Request) -> Response:
         return call.json(NO_ACCESS, 403)
     rows = []
     for company in sorted(_companies(call.world), key=lambda c: c.symbol):
-        figi = f"BBG{finnhub_data._stable_int(call.world.seed, 'figi', company.symbol, modulo=10**9):09d}"
+        figi = f"BBG{finnhub_data.stable_int(call.world.seed, 'figi', company.symbol, modulo=10**9):09d}"
         rows.append(
             {
                 "currency": "USD",
@@ -237,7 +237,7 @@ async def stock_symbols(request: Request) -> Response:
                 "displaySymbol": company.symbol,
                 "figi": figi,
                 "isin": None,
-                "mic": "XNYS" if finnhub_data._stable_int(company.symbol, modulo=2) else "XNAS",
+                "mic": "XNYS" if finnhub_data.stable_int(company.symbol, modulo=2) else "XNAS",
                 "shareClassFIGI": "",
                 "symbol": company.symbol,
                 "symbol2": "",
@@ -267,14 +267,14 @@ async def profile2(request: Request) -> Response:
             "currency": "USD",
             "estimateCurrency": "USD",
             "exchange": "NEW YORK STOCK EXCHANGE, INC."
-            if finnhub_data._stable_int(company.symbol, modulo=2)
+            if finnhub_data.stable_int(company.symbol, modulo=2)
             else "NASDAQ NMS - GLOBAL MARKET",
             "finnhubIndustry": company.sector,
-            "ipo": f"{max(int(founded_year), 1980)}-{1 + finnhub_data._stable_int(company.symbol, modulo=12):02d}-15",
+            "ipo": f"{max(int(founded_year), 1980)}-{1 + finnhub_data.stable_int(company.symbol, modulo=12):02d}-15",
             "logo": f"https://static2.finnhub.io/file/publicdatany/finnhubimage/stock_logo/{company.symbol}.png",
             "marketCapitalization": round(price * shares_m, 2),
             "name": company.name,
-            "phone": f"1{finnhub_data._stable_int(company.symbol, 'phone', modulo=10**10):010d}",
+            "phone": f"1{finnhub_data.stable_int(company.symbol, 'phone', modulo=10**10):010d}",
             "shareOutstanding": round(shares_m, 2),
             "ticker": company.symbol,
             "weburl": f"https://www.{''.join(ch for ch in company.name.lower() if ch.isalnum())[:20]}.com/",

@@ -95,7 +95,8 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in parts))
 
 
-def _stable_int(*parts: object, modulo: int) -> int:
+def stable_int(*parts: object, modulo: int) -> int:
+    """A stable integer in [0, modulo) derived from ``parts`` (same in every process)."""
     digest = hashlib.blake2b(":".join(str(p) for p in parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % modulo
 
@@ -134,7 +135,7 @@ def company_news_for_day(company: CompanyLike, day: date, price: float, seed: in
         # Duplicate headlines across sources are common on the real feed.
         if not headline or rng.random() > 0.2:
             headline = rng.choice(_COMPANY_HEADLINES).format(**fields)
-        news_id = 130_000_000 + _stable_int(seed, company.symbol, day, index, modulo=9_000_000)
+        news_id = 130_000_000 + stable_int(seed, company.symbol, day, index, modulo=9_000_000)
         source = rng.choice(NEWS_SOURCES)
         summary = rng.choice(_COMPANY_SUMMARIES).format(day=day.isoformat(), price=price, **fields)
         items.append(

@@ -52,6 +52,9 @@ NAME = "finnhub_ws"
 ENDPOINT = "trades"
 TOO_MANY = {"type": "error", "msg": "Subscribing to too many symbols"}
 PING = orjson.dumps({"type": "ping"}).decode()
+WS_DUPLICATE = frozenset({"ws_duplicate"})
+WS_GARBAGE = frozenset({"ws_garbage"})
+WS_DISCONNECT = frozenset({"ws_disconnect"})
 #: Trade-condition code sets seen on the real feed (strings; "1" regular, "12" form T, "24" extended...).
 CONDITIONS: tuple[list[str], ...] = (["1"], ["1", "12"], ["1", "24", "12"], ["1", "8"], ["12", "37"], [])
 
@@ -86,6 +89,7 @@ class _Connection:
     close_code: int = 1001
     close_reason: str = ""
     kicked: asyncio.Event = field(default_factory=asyncio.Event)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent_messages: int = 0
     sent_trades: int = 0
 
@@ -295,19 +299,15 @@ async def _receive_loop(conn: _Connection) -> None:
             await _send_text(conn, orjson.dumps({"type": "error", "msg": "Invalid message"}).decode())
 
 
-_send_lock_registry: weakref.WeakKeyDictionary[WebSocket, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
 async def _send_text(conn: _Connection, text: str) -> None:
-    lock = _send_lock_registry.setdefault(conn.websocket, asyncio.Lock())
-    async with lock:
+    # Two tasks write to one socket (replies to the client, the trade stream): one at a time.
+    async with conn.send_lock:
         if conn.websocket.application_state == WebSocketState.CONNECTED:
             await conn.websocket.send_text(text)
 
 
 async def _send_bytes(conn: _Connection, data: bytes) -> None:
-    lock = _send_lock_registry.setdefault(conn.websocket, asyncio.Lock())
-    async with lock:
+    async with conn.send_lock:
         if conn.websocket.application_state == WebSocketState.CONNECTED:
             await conn.websocket.send_bytes(data)
 
@@ -366,7 +366,7 @@ async def _send_loop(conn: _Connection, sandbox: Sandbox, state: _State) -> None
             trades = generator.batch(symbols, count, min(last_sim_ms + 1, sim_ms), sim_ms, stocks_open)
             conn.sent_trades += len(trades)
             state.totals["trades"] += len(trades)
-            duplicate = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=frozenset({"ws_duplicate"}))
+            duplicate = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=WS_DUPLICATE)
             if duplicate is not None and duplicate.params.get("mode") == "trades":
                 trades = [trade for trade in trades for _ in (0, 1)]
             chunks = [
@@ -378,7 +378,7 @@ async def _send_loop(conn: _Connection, sandbox: Sandbox, state: _State) -> None
                 frames.extend(chunks)
         last_sim_ms = sim_ms
 
-        garbage = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=frozenset({"ws_garbage"}))
+        garbage = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=WS_GARBAGE)
         if garbage is not None:
             text, data = _garbage(
                 garbage.params, frames[-1] if frames and isinstance(frames[-1], str) else ""
@@ -387,7 +387,7 @@ async def _send_loop(conn: _Connection, sandbox: Sandbox, state: _State) -> None
             junk: str | bytes = data if data is not None else (text or "")
             frames = [*frames[:-1], junk] if replace else [junk, *frames]
 
-        disconnect = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=frozenset({"ws_disconnect"}))
+        disconnect = faults.take(NAME, ENDPOINT, ENDPOINT, conn.kid, kinds=WS_DISCONNECT)
         if disconnect is not None:
             conn.close_after = int(disconnect.params.get("after_messages", 0))
             conn.close_code = int(disconnect.params.get("code", 1001))

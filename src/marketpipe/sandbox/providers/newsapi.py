@@ -8,7 +8,8 @@ about one month of history (``parameterInvalid``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,8 +62,8 @@ async def _open(request: Request, endpoint: str) -> Call:
     return await gate(request, NAME, endpoint=endpoint, key=_key(request))
 
 
-def _companies(call: Call) -> list[Any]:
-    return call.world.constituents()
+def _companies(call: Call) -> Callable[[date], list[Any]]:
+    return call.world.constituents
 
 
 def _parse_moment(text: str, *, end: bool) -> datetime:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -202,26 +202,30 @@ def _article(rng: random.Random, day: date, index: int, companies: Sequence[Comp
 
 
 @lru_cache(maxsize=128)
-def _day_articles(
-    day: date, seed: int, companies_key: tuple[str, ...], companies: tuple[Any, ...]
-) -> tuple[Article, ...]:
+def _day_articles(day: date, seed: int, companies: tuple[Any, ...]) -> tuple[Article, ...]:
     rng = _rng("newsapi", seed, day.isoformat())
     count = ARTICLES_PER_WEEKDAY if day.weekday() < 5 else ARTICLES_PER_WEEKEND_DAY
     return tuple(_article(rng, day, index, companies) for index in range(count))
 
 
 def articles_between(
-    first: datetime, last: datetime, now: datetime, seed: int, companies: Sequence[CompanyLike]
+    first: datetime,
+    last: datetime,
+    now: datetime,
+    seed: int,
+    companies_on: Callable[[date], Sequence[CompanyLike]],
 ) -> list[Article]:
-    """All articles published in [first, last] and not after ``now``, newest first."""
-    companies_tuple = tuple(companies)
-    key = tuple(company.symbol for company in companies_tuple)
+    """All articles published in [first, last] and not after ``now``, newest first.
+
+    A day's articles are about the companies listed that day (``companies_on``), so an index change
+    never rewrites past news.
+    """
     out: list[Article] = []
     day = first.date()
     while day <= min(last, now).date():
         out.extend(
             article
-            for article in _day_articles(day, seed, key, companies_tuple)
+            for article in _day_articles(day, seed, tuple(companies_on(day)))
             if first <= article.published <= last and article.published <= now
         )
         day += timedelta(days=1)
