@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from plugins.engine import ONE_DAY, count, engine_settings
 
 from marketpipe.datasets.crypto.bithumb_coingecko_mapping import (
     Candidate,
@@ -15,6 +14,7 @@ from marketpipe.datasets.crypto.bithumb_coingecko_mapping import (
     name_similarity,
 )
 from marketpipe.http.types import per_minute, per_month
+from plugins.engine import ONE_DAY, count, engine_settings
 
 CG_KEYS = ["sandbox-cg-1", "sandbox-cg-2"]
 

@@ -1,0 +1,1 @@
+"""Crypto reference and market datasets (Bithumb, CoinGecko)."""
