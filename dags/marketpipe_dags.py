@@ -22,10 +22,12 @@ from marketpipe.orchestration.plan import DagPlan, plan_dags
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 
-# Retry delay override for tests and demos (seconds); production keeps the documented backoff.
+# Retry overrides for tests and demos; production keeps the documented retries and backoff.
 _RETRY_DELAY_S = os.environ.get("MARKETPIPE_AIRFLOW_RETRY_DELAY_S")
-TASK_DEFAULTS = (
-    task_defaults(retry_delay=timedelta(seconds=float(_RETRY_DELAY_S))) if _RETRY_DELAY_S else task_defaults()
+_RETRIES = os.environ.get("MARKETPIPE_AIRFLOW_RETRIES")
+TASK_DEFAULTS = task_defaults(
+    retry_delay=timedelta(seconds=float(_RETRY_DELAY_S)) if _RETRY_DELAY_S else None,
+    retries=int(_RETRIES) if _RETRIES else None,
 )
 
 

@@ -165,3 +165,22 @@ def test_missing_keys_fail_the_task_once_without_retry(
         ledger = _ledger(pg_dsn, planned.dataset)
         assert [(r["status"], r["error_class"]) for r in ledger] == [("failed", "ConfigurationError")]
     assert sandbox.admin.calls() == 0
+
+
+def test_provider_outage_fails_transiently_and_airflow_retries_with_backoff(
+    local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle
+) -> None:
+    plan = _dag_of("sp500_companies")
+    # The S&P 500 list page answers 503 and the fallback (FMP) has no key: the run fails transiently.
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox, keys={})
+    airflow.extra_env["MARKETPIPE_AIRFLOW_RETRIES"] = "1"  # two tries keep the test short
+    sandbox.admin.add_fault("sp500_list", "server_error", status=503)
+    run = _run_dag(airflow, plan.dag_id)
+
+    assert run.state == "failed", run
+    for planned in plan.tasks:
+        task = run.tasks[planned.task_id]
+        assert (task.state, task.try_number) == ("failed", 2), task  # retried once, then gave up
+        ledger = _ledger(pg_dsn, planned.dataset)
+        assert [(r["status"], r["error_class"]) for r in ledger] == [("failed", "TransientError")] * 2
+    assert sandbox.admin.calls("sp500_list") >= 2

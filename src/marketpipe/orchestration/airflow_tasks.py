@@ -102,11 +102,11 @@ RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(minutes=30)
 
 
-def task_defaults(retry_delay: timedelta = RETRY_DELAY) -> dict[str, Any]:
-    """Keyword arguments every marketpipe task gets (retries, backoff, retry policy)."""
+def task_defaults(retry_delay: timedelta | None = None, retries: int | None = None) -> dict[str, Any]:
+    """Keyword arguments every marketpipe task gets (retries, backoff, retry policy, no return XCom)."""
     return {
-        "retries": RETRIES,
-        "retry_delay": retry_delay,
+        "retries": RETRIES if retries is None else retries,
+        "retry_delay": RETRY_DELAY if retry_delay is None else retry_delay,
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": MAX_RETRY_DELAY,
         "retry_policy": RETRY_POLICY,
