@@ -61,7 +61,9 @@ def collect_many(
     results: list[RunResult] = []
     for wave in in_dependency_order(specs):
         lanes: dict[str, list[DatasetSpec]] = defaultdict(list)
-        for spec in wave:
+        # Inside a lane the key budget goes first to one-call refreshes, then to the sweeps whose
+        # items go stale soonest (company_overview before balance_sheet).
+        for spec in sorted(wave, key=_budget_priority):
             lanes[spec.providers[0] if spec.providers else DERIVED].append(spec)
 
         def run_lane(lane: list[DatasetSpec]) -> list[RunResult]:
@@ -80,6 +82,11 @@ def collect_many(
             for lane_results in pool.map(run_lane, lanes.values()):
                 results.extend(lane_results)
     return results
+
+
+def _budget_priority(spec: DatasetSpec) -> tuple[bool, float, str]:
+    refresh = spec.refresh_after.total_seconds() if spec.refresh_after else 0.0
+    return (spec.progressive, refresh, spec.name)
 
 
 def summary_table(results: list[RunResult]) -> Table:
