@@ -1,0 +1,1 @@
+"""Social datasets (X, Truth Social)."""

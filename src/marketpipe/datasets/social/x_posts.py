@@ -1,0 +1,117 @@
+"""X posts of the planned accounts (``plans/x_accounts.yaml``), evaluated on the run's logical date.
+
+Items are ``<schedule>:<username>`` for the accounts due on the logical date (by priority) that have
+not been collected for that date yet. Each account is served by its planned token (1-based index into
+``MARKETPIPE_X_KEYS``; wrapped when fewer tokens are configured) and asks only for posts newer than the
+newest stored one (``since_id``; the first time, posts since the day before the logical date).
+
+The free tier allows one timeline call per token per 15 minutes. A 429 marks the token spent until
+``x-rate-limit-reset`` (the quota ledger keeps it); an account whose token is spent fails with
+:class:`TokenSpent` and stays due — the other tokens' accounts go on — and the next run (every 15
+minutes) picks it up. No sleeps: the seed slept up to 90 minutes inside the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+
+from marketpipe.datasets.social._x_plan import all_accounts
+from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
+from marketpipe.http.errors import CollectError, NotFoundError, QuotaExhausted
+from marketpipe.providers import x_parse
+
+
+class TokenSpent(CollectError):
+    """The account's token has no timeline call left in its window; the account stays due."""
+
+    retryable = True
+
+
+class UnknownAccount(CollectError):
+    """The account has no user id in ``x_user_profiles`` yet (collect ``x_user_profiles`` first)."""
+
+    retryable = True
+
+
+def due_accounts(ctx: RunContext) -> Sequence[str]:
+    day = ctx.logical_date
+    items: list[str] = []
+    plan = all_accounts()
+    due: list[tuple[int, int, str]] = []
+    for position, (item, (_, _, account)) in enumerate(plan.items()):
+        if account.due_on(day):
+            due.append((account.priority, position, item))
+    for _, _, item in sorted(due):
+        state = ctx.item_state(item)
+        if state is not None and not state.failed and state.state.get("day") == day.isoformat():
+            continue  # already collected for this logical date
+        items.append(item)
+    return items
+
+
+def _user_id(ctx: RunContext, username: str) -> str:
+    rows = ctx.query("SELECT user_id FROM x_user_profiles WHERE lower(username) = lower(%s)", (username,))
+    if not rows:
+        raise UnknownAccount(f"x: no user id for {username} (x_user_profiles has not looked it up yet)")
+    return str(rows[0][0])
+
+
+def _since_id(ctx: RunContext, username: str) -> str | None:
+    rows = ctx.query(
+        "SELECT max(tweet_id::numeric)::text FROM x_posts WHERE lower(source_account) = lower(%s)",
+        (username,),
+    )
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def fetch(ctx: RunContext, item: str) -> ItemResult:
+    _, schedule, account = all_accounts()[item]
+    user_id = _user_id(ctx, account.username)
+    since_id = _since_id(ctx, account.username)
+    first_time = datetime.combine(ctx.logical_date - timedelta(days=1), time(0), tzinfo=UTC)
+    request = x_parse.timeline_request(
+        user_id, since_id=since_id, start_time=None if since_id else first_time
+    )
+    tokens = max(1, len(ctx.settings.keys("x")))
+    token = (account.token - 1) % tokens + 1
+    try:
+        reply = ctx.call(request, key_index=token)
+    except QuotaExhausted as exc:
+        raise TokenSpent(f"x token {token} for {account.username}: {exc}") from None
+    except NotFoundError:
+        raise  # a suspended/unknown account: recorded as not found by the engine
+    rows, newest = x_parse.parse_timeline(reply.json(), user_id)
+    stamped = [
+        {
+            **row,
+            "source_account": account.username,
+            "account_category": schedule.category_of(account),
+            "collection_source": schedule.collection_source,
+        }
+        for row in rows
+    ]
+    return ItemResult(
+        stamped,
+        state={
+            "day": ctx.logical_date.isoformat(),
+            "since_id": newest or since_id,
+            "token": token,
+            "posts": len(rows),
+        },
+    )
+
+
+DATASET = DatasetSpec(
+    name="x_posts",
+    table="x_posts",
+    group="social",
+    schedule="*/15 * * * *",
+    providers=("x",),
+    description="Posts of the planned X accounts due on the logical date, newer than the stored ones",
+    key=("tweet_id",),
+    fetch={"x": fetch},
+    items=due_accounts,
+    touch="updated_at",
+    depends_on=("x_user_profiles",),
+)

@@ -1,0 +1,206 @@
+"""Social datasets against the sandbox and real PostgreSQL: X profiles and posts (schedules on the
+logical date, token per account, since_id, 15-minute windows), Truth Social posts, trends and tags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from marketpipe.datasets.social._x_plan import planned_usernames
+from marketpipe.providers.truth_social_parse import html_to_text
+from plugins.engine import count, engine_settings
+
+X_TOKENS = [f"sandbox-x-token-{i}" for i in range(1, 5)]
+LOOKUP_TOKENS = [f"sandbox-x-lookup-{i}" for i in range(1, 9)]
+TRUTH_TOKEN = "sandbox-truth-token"
+
+
+def _x(settings, sandbox, tokens):
+    return engine_settings(settings, sandbox.port, x_keys=tokens, truth_social_keys=[TRUTH_TOKEN])
+
+
+def _rows(db, sql, *params):
+    rows = db.execute(sql, params).fetchall()
+    db.commit()
+    return rows
+
+
+def _lookup_all(collect, settings, sandbox):
+    """Every planned account's id (8 tokens × 3 lookups per 15 minutes cover the 20 accounts)."""
+    result = collect("x_user_profiles", settings=_x(settings, sandbox, LOOKUP_TOKENS))
+    assert result.status == "ok", result.message
+    return result
+
+
+def test_profiles_look_up_each_missing_account_once(settings, collect, db, sandbox):
+    usernames = planned_usernames()
+    first = _lookup_all(collect, settings, sandbox)
+    assert first.calls == len(usernames) == 20
+    stored = dict(_rows(db, "SELECT lower(username), user_id FROM x_user_profiles"))
+    assert stored["elonmusk"] == "44196397" and "oracle" in stored
+    category = _rows(db, "SELECT category FROM x_user_profiles WHERE username='saylor'")[0][0]
+    assert category == "crypto"
+    again = collect("x_user_profiles", settings=_x(settings, sandbox, LOOKUP_TOKENS))
+    assert again.calls == 0 and again.items_done == 0
+
+
+def test_profile_lookups_stop_at_the_window_and_resume(settings, collect, db, sandbox, engine_clock):
+    one_token = _x(settings, sandbox, LOOKUP_TOKENS[:1])
+    stopped = collect("x_user_profiles", settings=one_token, max_wait_s=0.0)
+    assert stopped.status == "partial" and stopped.error_class == "QuotaExhausted"
+    assert stopped.items_done == 3 and stopped.resume_at is not None
+    engine_clock.advance(timedelta(minutes=15))
+    sandbox.admin.advance(minutes=15)
+    resumed = collect("x_user_profiles", settings=one_token, max_wait_s=0.0)
+    assert resumed.items_done == 3
+    assert count(db, "SELECT count(*) FROM x_user_profiles") == 6
+
+
+def test_posts_follow_the_logical_day_plan_tokens_and_since_id(settings, collect, db, sandbox, engine_clock):
+    _lookup_all(collect, settings, sandbox)
+    cfg = _x(settings, sandbox, X_TOKENS)
+    # Monday 2026-11-16 (day 320): elonmusk/t2, tim_cook/t4, sundarpichai/t4, saylor/t1, jeffbezos/t3,
+    # Meta/t1, CNBC/t3 are due. One timeline call per token per 15 minutes → 4 accounts now.
+    first = collect("x_posts", settings=cfg, max_wait_s=0.0)
+    assert first.status == "partial" and first.items_done == 4 and first.items_failed == 3
+    assert first.errors == {"TokenSpent": 3}
+    done = {
+        r[0]
+        for r in _rows(
+            db, "SELECT item FROM collect_cursors WHERE dataset='x_posts' AND last_done_at IS NOT NULL"
+        )
+    }
+    assert done == {"primary:elonmusk", "primary:tim_cook", "secondary:saylor", "secondary:jeffbezos"}
+    for i, token in enumerate(X_TOKENS, start=1):
+        assert sandbox.admin.calls("x", key=token, endpoint="users_tweets") == 1, i
+    elon = _rows(
+        db,
+        "SELECT count(*), min(created_at), max(account_category), max(collection_source) FROM x_posts WHERE source_account='elonmusk'",
+    )[0]
+    assert elon[0] > 0 and elon[2] == "core_investors" and elon[3] == "primary_token_improved"
+    # Only posts since the day before the logical date were read the first time.
+    assert elon[1].date() >= engine_clock.now().date() - timedelta(days=1)
+    tweet = _rows(
+        db,
+        "SELECT tweet_id, author_id, username, like_count FROM x_posts WHERE source_account='elonmusk' ORDER BY created_at DESC LIMIT 1",
+    )[0]
+    assert tweet[1] == "44196397" and tweet[2] == "elonmusk"
+
+    # 15 minutes later the failed three go; the four done ones are not asked again today.
+    engine_clock.advance(timedelta(minutes=15))
+    sandbox.admin.advance(minutes=15)
+    second = collect("x_posts", settings=cfg, max_wait_s=0.0)
+    assert second.status == "ok", second.message
+    assert second.items_done == 3 and second.calls == 3
+
+    # Next day: elonmusk again, asking only for posts after the newest stored one.
+    newest = _rows(db, "SELECT max(tweet_id::numeric)::text FROM x_posts WHERE source_account='elonmusk'")[0][
+        0
+    ]
+    before = count(db, "SELECT count(*) FROM x_posts WHERE source_account='elonmusk'")
+    engine_clock.advance(timedelta(days=1))
+    sandbox.admin.advance(days=1)
+    # Accounts never collected go before those collected yesterday (the engine's order), so elonmusk's
+    # token 2 first serves Oracle (Tuesday), and elonmusk follows a window later.
+    for _ in range(2):
+        collect("x_posts", settings=cfg, max_wait_s=0.0)
+        engine_clock.advance(timedelta(minutes=15))
+        sandbox.admin.advance(minutes=15)
+    assert _rows(
+        db, "SELECT state->>'day' FROM collect_cursors WHERE dataset='x_posts' AND item='primary:elonmusk'"
+    )[0][0] == (engine_clock.now().date().isoformat())
+    added = count(db, "SELECT count(*) FROM x_posts WHERE source_account='elonmusk'") - before
+    newer = count(
+        db,
+        "SELECT count(*) FROM x_posts WHERE source_account='elonmusk' AND tweet_id::numeric > %s::numeric",
+        newest,
+    )
+    assert added == newer > 0
+    state = _rows(
+        db, "SELECT state FROM collect_cursors WHERE dataset='x_posts' AND item='primary:elonmusk'"
+    )[0][0]
+    assert (
+        state["since_id"]
+        == _rows(db, "SELECT max(tweet_id::numeric)::text FROM x_posts WHERE source_account='elonmusk'")[0][0]
+    )
+
+
+def test_rate_limit_reply_marks_the_token_spent_until_its_reset(settings, collect, db, sandbox, engine_clock):
+    _lookup_all(collect, settings, sandbox)
+    cfg = _x(settings, sandbox, X_TOKENS[:1])  # one token serves every account
+    # Our ledger enforces no window here: the provider's 429 (with x-rate-limit-reset) must stop it.
+    run = collect("x_posts", settings=cfg, max_wait_s=0.0, quota_windows={"x": ()})
+    assert run.status == "partial" and run.items_done == 1
+    assert run.errors == {"TokenSpent": 6}
+    assert sandbox.admin.calls("x", endpoint="users_tweets") == 2  # the served one and the refused one
+    assert sandbox.admin.refused("x") == 1
+    spent_until = _rows(db, "SELECT spent_until FROM quota_key_state WHERE provider='x'")[0][0]
+    now = sandbox.admin.now()
+    window_end = now.replace(minute=(now.minute // 15) * 15, second=0, microsecond=0) + timedelta(minutes=15)
+    assert spent_until == window_end
+
+
+def test_truth_posts_use_since_id_and_clean_html(settings, collect, db, sandbox, engine_clock):
+    cfg = _x(settings, sandbox, X_TOKENS)
+    first = collect("truth_social_posts", settings=cfg)
+    assert first.status == "ok", first.message
+    assert count(db, "SELECT count(DISTINCT username) FROM truth_social_posts") == 3
+    trump = _rows(
+        db,
+        "SELECT account_type, market_influence, content, clean_content FROM truth_social_posts WHERE username='realDonaldTrump' ORDER BY created_at DESC LIMIT 1",
+    )[0]
+    assert trump[:2] == ("individual", 10)
+    assert trump[3] == html_to_text(trump[2]) and "<" not in (trump[3] or "")
+    # The served newest status matches the stored one.
+    base = sandbox.base_url("truth_social")
+    served = httpx.get(
+        f"{base}/v1/accounts/107780257626128497/statuses",
+        params={"exclude_replies": "true", "limit": "1"},
+        headers={"Authorization": f"Bearer {TRUTH_TOKEN}"},
+    ).json()[0]
+    stored = _rows(db, "SELECT favourites_count, url FROM truth_social_posts WHERE id=%s", served["id"])
+    # Engagement keeps growing on the flowing clock: the stored count is the one read moments earlier.
+    assert (
+        stored[0][1] == served["url"]
+        and 0.95 * served["favourites_count"] <= stored[0][0] <= served["favourites_count"]
+    )
+
+    calls = sandbox.admin.calls("truth_social", endpoint="/v1/accounts/lookup")
+    again = collect("truth_social_posts", settings=cfg)
+    assert again.rows_inserted == 0 and again.calls == 3  # one statuses call each, no new lookup
+    assert sandbox.admin.calls("truth_social", endpoint="/v1/accounts/lookup") == calls
+
+    engine_clock.advance(timedelta(hours=3))
+    sandbox.admin.advance(hours=3)
+    later = collect("truth_social_posts", settings=cfg)
+    assert later.rows_inserted > 0
+
+
+def test_html_to_text_handles_entities_breaks_and_attributes():
+    html = '<p>Tariffs &amp; trade &gt; all!<br/>Next line</p><p><a href="https://x.y/?a=1&amp;b=2" title="a > b">#<span>MAGA</span></a></p>'
+    assert html_to_text(html) == "Tariffs & trade > all!\nNext line\n#MAGA"
+    assert html_to_text("") is None
+
+
+def test_truth_trends_and_tags_are_idempotent_per_day(settings, collect, db, sandbox, engine_clock):
+    cfg = _x(settings, sandbox, X_TOKENS)
+    trends = collect("truth_social_trends", settings=cfg)
+    assert trends.status == "ok" and trends.rows_inserted == 20
+    ranks = [r[0] for r in _rows(db, "SELECT trend_rank FROM truth_social_trends ORDER BY trend_rank")]
+    assert ranks == list(range(1, 21))
+    tags = collect("truth_social_tags", settings=cfg)
+    assert tags.status == "ok" and tags.rows_inserted == 20
+    served = httpx.get(
+        f"{sandbox.base_url('truth_social')}/v1/trends", headers={"Authorization": f"Bearer {TRUTH_TOKEN}"}
+    ).json()[0]
+    row = _rows(
+        db,
+        "SELECT total_uses, day_1_uses, collected_date FROM truth_social_tags WHERE name=%s",
+        served["name"],
+    )[0]
+    assert row[0] == int(served["history"][0]["uses"]) and row[1] == int(served["history"][1]["uses"])
+    assert row[2] == engine_clock.now().date()
+    again = collect("truth_social_tags", settings=cfg)
+    assert again.rows_inserted == 0
+    assert count(db, "SELECT count(*) FROM truth_social_tags") == 20
