@@ -23,6 +23,7 @@ from marketpipe.providers.base import (
     to_decimal,
     to_int,
 )
+from marketpipe.providers.records import earnings_event
 
 NAME = "alpha_vantage"
 
@@ -231,24 +232,21 @@ def _csv_rows(text: str, required: tuple[str, ...], what: str) -> list[dict[str,
 
 def parse_earnings_calendar_csv(text: str) -> list[dict[str, Any]]:
     """EARNINGS_CALENDAR CSV → ``earnings_calendar`` rows, by header name (6 or 7 columns)."""
-    rows = []
-    for raw in _csv_rows(text, ("symbol", "name", "reportDate"), "EARNINGS_CALENDAR"):
-        symbol, report_date = clean_text(raw.get("symbol")), to_date(raw.get("reportDate"))
-        if not symbol or report_date is None:
-            continue
-        timing = clean_text(raw.get("timeOfTheDay"))
-        rows.append(
+    events = (
+        earnings_event(
             {
-                "symbol": symbol,
-                "company_name": clean_text(raw.get("name")),
-                "report_date": report_date,
-                "fiscal_date_ending": to_date(raw.get("fiscalDateEnding")),
-                "estimate": to_decimal(raw.get("estimate")),
-                "currency": clean_text(raw.get("currency")),
-                "event_description": f"earnings report ({timing})" if timing else "earnings report",
+                "symbol": raw.get("symbol"),
+                "name": raw.get("name"),
+                "report_date": raw.get("reportDate"),
+                "fiscal_date_ending": raw.get("fiscalDateEnding"),
+                "estimate": raw.get("estimate"),
+                "currency": raw.get("currency"),
+                "timing": raw.get("timeOfTheDay"),
             }
         )
-    return rows
+        for raw in _csv_rows(text, ("symbol", "name", "reportDate"), "EARNINGS_CALENDAR")
+    )
+    return [event for event in events if event is not None]
 
 
 def parse_ipo_calendar_csv(text: str) -> list[dict[str, Any]]:

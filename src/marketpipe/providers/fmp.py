@@ -10,7 +10,8 @@ from typing import Any
 from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_day
-from marketpipe.providers.base import Provider, classify_status, clean_text, to_date, to_decimal
+from marketpipe.providers.base import Provider, classify_status
+from marketpipe.providers.records import constituent, earnings_event
 
 NAME = "fmp"
 
@@ -78,49 +79,40 @@ def _expect_list(body: Any, what: str) -> list[Any]:
 
 def parse_earnings_calendar(body: Any) -> list[dict[str, Any]]:
     """Stable earnings calendar → ``earnings_calendar`` rows (names are filled by the dataset)."""
-    rows = []
-    for item in _expect_list(body, "earnings-calendar"):
-        if not isinstance(item, dict):
-            continue
-        symbol, report_date = clean_text(item.get("symbol")), to_date(item.get("date"))
-        if not symbol or report_date is None:
-            continue
-        timing = clean_text(item.get("time"))  # legacy shape only
-        rows.append(
+    events = (
+        earnings_event(
             {
-                "symbol": symbol,
-                "company_name": clean_text(item.get("name")),
-                "report_date": report_date,
-                "fiscal_date_ending": to_date(item.get("fiscalDateEnding")),
-                "estimate": to_decimal(item.get("epsEstimated")),
-                "currency": clean_text(item.get("currency")),
-                "event_description": f"earnings report ({timing})" if timing else "earnings report",
+                "symbol": item.get("symbol"),
+                "name": item.get("name"),
+                "report_date": item.get("date"),
+                "fiscal_date_ending": item.get("fiscalDateEnding"),
+                "estimate": item.get("epsEstimated"),
+                "currency": item.get("currency"),
+                "timing": item.get("time"),  # legacy shape only
             }
         )
-    return rows
+        for item in _expect_list(body, "earnings-calendar")
+        if isinstance(item, dict)
+    )
+    return [event for event in events if event is not None]
 
 
 def parse_sp500_constituents(body: Any) -> list[dict[str, Any]]:
     """``/sp500-constituent`` → ``sp500_companies`` rows."""
-    rows = []
-    for item in _expect_list(body, "sp500-constituent"):
-        if (
-            not isinstance(item, dict)
-            or not clean_text(item.get("symbol"))
-            or not clean_text(item.get("name"))
-        ):
-            continue
-        cik = clean_text(item.get("cik"))
-        rows.append(
+    companies = (
+        constituent(
             {
-                "symbol": clean_text(item.get("symbol")),
-                "company_name": clean_text(item.get("name")),
-                "gics_sector": clean_text(item.get("sector")),
-                "gics_sub_industry": clean_text(item.get("subSector")),
-                "headquarters": clean_text(item.get("headQuarter")),
-                "date_added": to_date(item.get("dateFirstAdded")),
-                "cik": cik.zfill(10) if cik and cik.isdigit() else cik,
-                "founded": clean_text(item.get("founded")),
+                "symbol": item.get("symbol"),
+                "company_name": item.get("name"),
+                "gics_sector": item.get("sector"),
+                "gics_sub_industry": item.get("subSector"),
+                "headquarters": item.get("headQuarter"),
+                "date_added": item.get("dateFirstAdded"),
+                "cik": item.get("cik"),
+                "founded": item.get("founded"),
             }
         )
-    return rows
+        for item in _expect_list(body, "sp500-constituent")
+        if isinstance(item, dict)
+    )
+    return [company for company in companies if company is not None]

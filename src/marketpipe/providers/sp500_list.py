@@ -12,7 +12,8 @@ from typing import Any
 from marketpipe.http.client import NO_AUTH
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply
-from marketpipe.providers.base import Provider, classify_status, clean_text, to_date
+from marketpipe.providers.base import Provider, classify_status
+from marketpipe.providers.records import constituent
 
 NAME = "sp500_list"
 
@@ -121,25 +122,11 @@ def parse_constituents_html(html: str) -> list[dict[str, Any]]:
     header = [_HEADERS.get(_normalise_header(cell)) for cell in parser.rows[0]]
     if "symbol" not in header or "company_name" not in header:
         raise MalformedResponse(NAME, f"unexpected constituents header: {parser.rows[0]!r}")
-    rows = []
-    for cells in parser.rows[1:]:
-        raw = {column: cell for column, cell in zip(header, cells, strict=False) if column}
-        symbol, name = clean_text(raw.get("symbol")), clean_text(raw.get("company_name"))
-        if not symbol or not name:
-            continue
-        cik = clean_text(raw.get("cik"))
-        rows.append(
-            {
-                "symbol": symbol,
-                "company_name": name,
-                "gics_sector": clean_text(raw.get("gics_sector")),
-                "gics_sub_industry": clean_text(raw.get("gics_sub_industry")),
-                "headquarters": clean_text(raw.get("headquarters")),
-                "date_added": to_date(raw.get("date_added")),
-                "cik": cik.zfill(10) if cik and cik.isdigit() else cik,
-                "founded": clean_text(raw.get("founded")),
-            }
-        )
+    companies = (
+        constituent({column: cell for column, cell in zip(header, cells, strict=False) if column})
+        for cells in parser.rows[1:]
+    )
+    rows = [company for company in companies if company is not None]
     if not rows:
         raise MalformedResponse(NAME, "constituents table has no rows")
     return rows
