@@ -38,7 +38,11 @@ class RunLedger:
         row = self.conn.execute(
             """INSERT INTO collect_runs (dataset, logical_date, started_at) VALUES (%s, %s, %s)
                RETURNING run_id""",
-            (dataset, datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=UTC), started_at),
+            (
+                dataset,
+                datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=UTC),
+                started_at,
+            ),
         ).fetchone()
         assert row is not None
         return int(row[0])
