@@ -60,13 +60,27 @@ def _init(local: LocalAirflow) -> None:
 
 
 @app.command("dags")
-def list_dags() -> None:
+def list_dags(
+    markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (docs/airflow.md)."),
+) -> None:
     """List the DAGs built from the dataset registry: id, schedule, tasks and their pools."""
-    for plan in plan_dags():
+    plans = plan_dags()
+    if markdown:
+        typer.echo("| DAG id | schedule | tasks (pool) |\n|---|---|---|")
+        for plan in plans:
+            tasks = ", ".join(
+                f"`{t.task_id}` ({(t.pool or 'default_pool').removeprefix('marketpipe_')})"
+                for t in plan.tasks
+            )
+            typer.echo(f"| `{plan.dag_id}` | `{plan.schedule}` | {tasks} |")
+        return
+    for plan in plans:
         typer.echo(f"{plan.dag_id}  [{plan.schedule}]")
         for task in plan.tasks:
+            upstream = f"  after={','.join(task.upstream)}" if task.upstream else ""
             typer.echo(
-                f"    {task.task_id}  pool={task.pool or 'default_pool'}  providers={','.join(task.providers)}"
+                f"    {task.task_id}  pool={task.pool or 'default_pool'}  "
+                f"providers={','.join(task.providers) or '-'}{upstream}"
             )
 
 

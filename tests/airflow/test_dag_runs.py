@@ -8,6 +8,7 @@ state, task state and try number, the ``run_result`` XCom).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -24,8 +25,13 @@ from plugins.sandbox import SANDBOX_START, SandboxHandle
 LOGICAL_DATE = SANDBOX_START.date().isoformat()
 #: Symbols per universe-driven dataset: enough to prove the fan-out, small enough to stay fast.
 UNIVERSE_LIMIT = "3"
-#: Keys the sandbox accepts (any non-empty key); passed through Airflow, never a real secret.
-SANDBOX_KEYS = {"alpha_vantage": "av-airflow-test", "fred": "fred-airflow-test", "fmp": "fmp-airflow-test"}
+#: Keys the sandbox accepts (FRED checks the real format: 32 lower-case alphanumerics); passed through
+#: Airflow, never a real secret.
+SANDBOX_KEYS = {
+    "alpha_vantage": "av-airflow-test",
+    "fred": "a1rf10wte5tf4edkey0000000000000a",
+    "fmp": "fmp-airflow-test",
+}
 
 
 def _dag_of(dataset: str) -> DagPlan:
@@ -33,17 +39,25 @@ def _dag_of(dataset: str) -> DagPlan:
 
 
 def _airflow_for(
-    local: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle, keys: dict[str, str] | None = None
+    local: LocalAirflow,
+    pg_dsn: str,
+    sandbox: SandboxHandle,
+    keys: dict[str, str] | None = None,
+    *,
+    db_conn_id: str = "marketpipe_postgres",
 ) -> LocalAirflow:
     env = {
         # The marketpipe database as an Airflow connection (what a deployment sets).
-        "AIRFLOW_CONN_MARKETPIPE_POSTGRES": connection_json(pg_dsn),
+        f"AIRFLOW_CONN_{db_conn_id.upper()}": connection_json(pg_dsn),
         "MARKETPIPE_SANDBOX": "true",
         "MARKETPIPE_SANDBOX_PORT": str(sandbox.port),
         "MARKETPIPE_COLLECT_UNIVERSE_LIMIT": UNIVERSE_LIMIT,
     }
     for provider, key in (SANDBOX_KEYS if keys is None else keys).items():
-        env[f"AIRFLOW_VAR_MARKETPIPE_{provider.upper()}_KEYS"] = key  # keys as Airflow Variables
+        if provider == "fred":  # FRED's key from a Connection (password), the others from Variables
+            env["AIRFLOW_CONN_MARKETPIPE_FRED"] = json.dumps({"conn_type": "generic", "password": key})
+        else:
+            env[f"AIRFLOW_VAR_MARKETPIPE_{provider.upper()}_KEYS"] = key
     return LocalAirflow(
         home=local.home,
         dags_folder=local.dags_folder,
@@ -99,8 +113,13 @@ def test_macro_dag_lands_rows_and_records_each_run(
     airflow = _airflow_for(local_airflow, pg_dsn, sandbox)
     run = _run_dag(airflow, plan.dag_id)
     _assert_run_landed(airflow, run, pg_dsn, plan)
-    # The calls really went to the sandbox, through the pool's preferred provider (FRED first).
-    assert sandbox.admin.calls("fred") > 0
+    # The calls really went to the sandbox, to the preferred provider (FRED, key from a Connection).
+    assert sandbox.admin.calls("fred", key=SANDBOX_KEYS["fred"]) > 0
+    assert sandbox.admin.calls("alpha_vantage") == 0
+    # No key reached Airflow's output (task logs included).
+    output = airflow.dags_test_log(plan.dag_id).read_text()
+    assert "marketpipe database from Airflow connection marketpipe_postgres" in output
+    assert all(key not in output for key in SANDBOX_KEYS.values())
 
 
 def test_stocks_then_fundamentals_dags_fill_universe_and_balance_sheets(
@@ -155,7 +174,8 @@ def test_missing_keys_fail_the_task_once_without_retry(
     local_airflow: LocalAirflow, pg_dsn: str, sandbox: SandboxHandle
 ) -> None:
     plan = _dag_of("cpi")
-    airflow = _airflow_for(local_airflow, pg_dsn, sandbox, keys={})
+    # The database through the seed's connection id this time (the fallback after marketpipe_postgres).
+    airflow = _airflow_for(local_airflow, pg_dsn, sandbox, keys={}, db_conn_id="postgres_default")
     run = _run_dag(airflow, plan.dag_id)
 
     assert run.state == "failed"

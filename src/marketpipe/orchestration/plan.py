@@ -5,7 +5,9 @@ listed (``marketpipe airflow dags``) and tested without an Airflow installation.
 
 DAG id rule (stable, documented in docs/airflow.md): ``marketpipe_<group>_<cadence>`` where ``cadence``
 is derived from the schedule only — ``@daily`` → ``daily``, ``0 6 * * *`` → ``daily_0600``,
-``0 6 * * 1`` → ``weekly_mon_0600``, ``15 21 * * 1-5`` → ``weekdays_2115``, ``30 * * * *`` → ``hourly_m30``, anything else → ``cron_`` + the
+``0 6 * * 1`` → ``weekly_mon_0600``, ``15 21 * * 1-5`` → ``weekdays_2115``, ``15 4 1 * *`` →
+``monthly_d01_0415``, ``30 * * * *`` → ``hourly_m30``, ``0 3,15 * * *`` → ``daily_0300and1500``,
+``0 */6 * * *`` → ``every_6h_m00``, ``*/15 * * * *`` → ``every_15min``; anything else → ``cron_`` + the
 expression with ``*`` → ``x``, ``/`` → ``every``, ``,`` → ``and``, ``-`` → ``to``. Adding a dataset never
 renames an existing DAG: a dataset with a new schedule in an existing group gets a DAG of its own.
 """
@@ -127,8 +129,15 @@ def cadence_label(schedule: str) -> str:
         return f"weekdays_{hhmm}"
     if simple and dom.isdigit() and month == "*" and dow == "*":
         return f"monthly_d{int(dom):02d}_{hhmm}"
-    if minute.isdigit() and hour == "*" and dom == "*" and month == "*" and dow == "*":
+    every_day = dom == "*" and month == "*" and dow == "*"
+    if minute.isdigit() and hour == "*" and every_day:
         return f"hourly_m{int(minute):02d}"
+    if minute.isdigit() and re.fullmatch(r"\d+(,\d+)+", hour) and every_day:
+        return "daily_" + "and".join(f"{int(h):02d}{int(minute):02d}" for h in hour.split(","))
+    if minute.isdigit() and re.fullmatch(r"\*/\d+", hour) and every_day:
+        return f"every_{int(hour[2:])}h_m{int(minute):02d}"
+    if re.fullmatch(r"\*/\d+", minute) and hour == "*" and every_day:
+        return f"every_{int(minute[2:])}min"
     slug = (
         text.replace("*", "x").replace("/", "every").replace(",", "and").replace("-", "to").replace(" ", "_")
     )
