@@ -28,12 +28,10 @@ DEADLINE_S = 20.0
 
 @pytest.fixture
 def ws_settings(sandbox) -> Iterator[httpx.Client]:
-    """HTTP client for the stream's sandbox-only settings; restores the defaults afterwards."""
+    """HTTP client for the stream's sandbox-only settings (defaults: the fixture reset the sandbox)."""
     base = sandbox.base_url("finnhub_ws").replace("ws://", "http://", 1)
     with httpx.Client(base_url=base, timeout=10) as client:
-        defaults = client.get("/_settings").json()["settings"]
         yield client
-        client.post("/_settings", json=defaults)
 
 
 _FRESH = "fresh"
@@ -349,3 +347,10 @@ def test_settings_endpoint_changes_defaults_and_reports_totals(sandbox, ws_setti
     assert state["settings"]["symbol_limit"] == 1 and state["open_connections"] == 1
     assert state["connections"][0]["symbols"] == ["AAPL"] and state["totals"]["trades"] > 0
     assert sandbox.admin.calls("finnhub_ws") >= 1
+
+
+def test_admin_reset_restores_the_stream_defaults(sandbox, ws_settings: httpx.Client) -> None:
+    defaults = ws_settings.get("/_settings").json()["settings"]
+    ws_settings.post("/_settings", json={"symbol_limit": 2, "rate": 5})
+    sandbox.admin.reset()
+    assert ws_settings.get("/_settings").json()["settings"] == defaults

@@ -36,11 +36,9 @@ LIMIT_REACH = {
 
 @pytest.fixture
 def fmp(sandbox) -> Iterator[httpx.Client]:
-    """An FMP client; restores the sandbox-only plan switches afterwards."""
+    """An FMP client (the plan switches are back at their defaults: the fixture reset the sandbox)."""
     with httpx.Client(base_url=sandbox.base_url("fmp"), timeout=10) as client:
-        defaults = client.get("/_settings").json()
         yield client
-        client.post("/_settings", json=defaults)
 
 
 def _get(client: httpx.Client, path: str, **params: object) -> httpx.Response:
@@ -167,3 +165,15 @@ def test_legacy_and_bandwidth_replies_through_the_reply_fault(sandbox, fmp: http
     sandbox.admin.add_fault("fmp", "reply", route="profile", count=1, status=429, body=BANDWIDTH_BODY)
     reply = _get(fmp, "/profile", symbol="AAPL")
     assert reply.status_code == 429 and reply.json()["Error Message"].startswith("Bandwidth Limit Reach .")
+
+
+def test_admin_reset_restores_the_plan_switches(sandbox, fmp: httpx.Client) -> None:
+    defaults = fmp.get("/_settings").json()
+    fmp.post(
+        "/_settings",
+        json={"quota_status": 200, "premium_symbols": ["AAPL"], "exclusive_endpoints": ["quote"]},
+    )
+    assert _get(fmp, "/profile", symbol="AAPL").status_code == 402
+    sandbox.admin.reset()
+    assert fmp.get("/_settings").json() == defaults
+    assert _get(fmp, "/profile", symbol="AAPL").status_code == 200

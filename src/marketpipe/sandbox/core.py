@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
+from starlette.requests import HTTPConnection
 
 from marketpipe.sandbox.clock import SimClock
 from marketpipe.sandbox.config import SandboxConfig
@@ -63,7 +64,9 @@ class ProviderSpec:
 
     ``name`` is the key into ``SANDBOX_PREFIXES``; ``router`` holds its routes (paths as the real API
     has them below its base URL); ``quota`` is the published per-key limit; the ``*_reply`` hooks
-    build the provider's real refusal bodies; ``quota_headers`` adds rate-limit headers to every reply.
+    build the provider's real refusal bodies; ``quota_headers`` adds rate-limit headers to every reply;
+    ``on_reset`` restores provider-specific switches (sandbox-only settings) when the admin resets the
+    sandbox's policy.
     """
 
     name: str
@@ -76,6 +79,7 @@ class ProviderSpec:
     quota_reply: QuotaReplyFn = _default_quota
     server_error_reply: Callable[[Call, int], Response] = _default_server_error
     quota_headers: HeadersFn | None = None
+    on_reset: Callable[[Sandbox], None] | None = None
     description: str = ""
 
 
@@ -85,7 +89,7 @@ class Call:
 
     sandbox: Sandbox
     spec: ProviderSpec
-    request: Request | None
+    request: HTTPConnection | None  # a Request, or a WebSocket at its handshake
     endpoint: str
     key: str | None
     key_id: str
@@ -207,10 +211,13 @@ class Sandbox:
             self.quotas_enabled = self.config.quotas_enabled
             self.quota_overrides = {p: tuple(w) for p, w in self.config.quota_overrides.items()}
             self.disabled_quota_providers = set(self.config.disabled_quota_providers)
+            for spec in self.providers.values():
+                if spec.on_reset is not None:
+                    spec.on_reset(self)
 
 
-def sandbox_of(request: Request) -> Sandbox:
-    """The :class:`Sandbox` serving ``request``."""
+def sandbox_of(request: HTTPConnection) -> Sandbox:
+    """The :class:`Sandbox` serving ``request`` (an HTTP request or a WebSocket)."""
     return request.app.state.sandbox
 
 
@@ -245,7 +252,7 @@ def fault_response(call: Call, fault: Fault) -> Response | None:
 
 
 async def gate(
-    request: Request,
+    request: HTTPConnection,
     provider: str,
     *,
     endpoint: str,
@@ -314,7 +321,7 @@ async def gate(
 ROUTE_PREFIXES: dict[str, str] = {name: unquote(prefix) for name, prefix in SANDBOX_PREFIXES.items()}
 
 
-def _sub_path(request: Request, provider: str) -> str:
+def _sub_path(request: HTTPConnection, provider: str) -> str:
     """The request path below the provider's prefix (what a route pattern may also match)."""
     path: str = request.scope["path"]
     prefix = ROUTE_PREFIXES.get(provider, "")

@@ -412,10 +412,10 @@ async def _send_loop(conn: _Connection, sandbox: Sandbox, state: _State) -> None
 @router.websocket("/")
 async def trades(websocket: WebSocket) -> None:
     """The Finnhub trades stream (``wss://ws.finnhub.io?token=...``)."""
-    sandbox = sandbox_of(websocket)  # type: ignore[arg-type]
+    sandbox = sandbox_of(websocket)
     token = websocket.query_params.get("token") or websocket.headers.get("x-finnhub-token")
     # The gate counts the connection, checks the key and applies HTTP faults to the handshake.
-    call = await gate(websocket, NAME, endpoint=ENDPOINT, key=token, count_quota=False)  # type: ignore[arg-type]
+    call = await gate(websocket, NAME, endpoint=ENDPOINT, key=token, count_quota=False)
     if call.reply is not None:
         await _deny(websocket, call.reply)
         return
@@ -501,10 +501,16 @@ def disconnect_all(request: Request, code: int = 1001) -> dict[str, int]:
     return {"closed": closed}
 
 
+def _reset(sandbox: Sandbox) -> None:
+    """Admin reset: new connections get the default stream settings again (open ones keep theirs)."""
+    _state(sandbox).settings = StreamSettings()
+
+
 PROVIDER = ProviderSpec(
     name=NAME,
     router=router,
     quota=(),
+    on_reset=_reset,
     missing_key_reply=lambda call: json_response({"error": "Please use an API key."}, 401),
     invalid_key_reply=lambda call: json_response({"error": "Invalid API key"}, 401),
     description="Finnhub trades WebSocket (spec §2.4): subscribe/unsubscribe, batched trades, pings, faults.",

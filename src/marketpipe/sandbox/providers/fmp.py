@@ -469,10 +469,16 @@ def _quota_reply(call: Call, decision: QuotaDecision) -> Response:
     return json_response(LIMIT_BODY, _settings(call.sandbox).quota_status)
 
 
+def _reset(sandbox: Sandbox) -> None:
+    """Admin reset: back to the default plan switches."""
+    _SETTINGS[sandbox] = FmpSettings()
+
+
 PROVIDER = ProviderSpec(
     name=NAME,
     router=router,
     quota=(per_day(DAILY_LIMIT),),
+    on_reset=_reset,
     key_format=lambda key: key != "demo",
     missing_key_reply=lambda call: json_response(INVALID_KEY_BODY, 401),
     invalid_key_reply=lambda call: json_response(INVALID_KEY_BODY, 401),
