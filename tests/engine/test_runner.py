@@ -14,6 +14,7 @@ import pytest
 from marketpipe.engine.cursor import ItemCursor
 from marketpipe.engine.registry import UnknownDatasetError
 from marketpipe.engine.runner import run_dataset
+from marketpipe.http.types import per_second
 from plugins.engine import count, engine_settings, run_options, seed_universe
 
 # fault kind, params → (error class, table stays empty)
@@ -180,3 +181,42 @@ def test_no_key_value_appears_in_any_log_line_or_table(settings, db, sandbox, en
         for row in db.execute(f"SELECT * FROM {table}").fetchall()
     )
     assert secret_av not in dump and secret_fred not in dump
+
+
+def test_a_short_window_is_waited_for_and_a_long_one_stops_the_run(collect, sandbox):
+    import time
+
+    one_per_second = {"fred": (per_second(1),)}
+    started = time.monotonic()
+    waited = collect("treasury_yield", quota_windows=one_per_second)
+    assert waited.status == "ok" and waited.calls == 3
+    assert time.monotonic() - started >= 1.0  # three calls cross at least one second boundary
+
+    no_waiting = collect("treasury_yield", quota_windows=one_per_second, max_wait_s=0.0, force=True)
+    assert no_waiting.status == "partial" and no_waiting.error_class == "QuotaExhausted"
+    assert no_waiting.resume_at is not None and no_waiting.calls >= 1 and no_waiting.items_pending >= 1
+
+
+def test_an_account_can_be_served_by_a_chosen_key(pg_dsn, sandbox, engine_clock):
+    import psycopg
+    from pydantic import SecretStr
+
+    from marketpipe.engine.quota import QuotaLedger
+    from marketpipe.engine.session import ProviderSession
+    from marketpipe.http.client import HttpClient
+    from marketpipe.providers import fred
+
+    keys = ["sandboxfredkey000000000000000001", "sandboxfredkey000000000000000002"]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, HttpClient() as http:
+        session = ProviderSession(
+            fred.PROVIDER,
+            [SecretStr(k) for k in keys],
+            base_url=sandbox.base_url("fred"),
+            http=http,
+            ledger=QuotaLedger(conn),
+            clock=engine_clock,
+        )
+        reply = session.call(fred.observations_request("FEDFUNDS"), key_index=2)
+    assert fred.parse_observations(reply.json())
+    assert sandbox.admin.calls("fred", key=keys[1]) == 1
+    assert sandbox.admin.calls("fred", key=keys[0]) == 0
