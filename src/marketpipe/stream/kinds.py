@@ -46,12 +46,21 @@ def opt_text(value: Any) -> str:
     return _NULL if value is None else esc(str(value))
 
 
+_arrays: dict[tuple[str, ...], str] = {}
+
+
 def text_array(values: list[str] | None) -> str:
-    """A text[] literal for COPY (each element quoted, then COPY-escaped)."""
+    """A text[] literal for COPY (each element quoted, then COPY-escaped; cached: few distinct sets)."""
     if not values:
         return _NULL
-    inner = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return esc("{" + inner + "}")
+    key = tuple(values)
+    hit = _arrays.get(key)
+    if hit is None:
+        inner = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        hit = esc("{" + inner + "}")
+        if len(_arrays) < 10_000:
+            _arrays[key] = hit
+    return hit
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,14 @@ class SinkKind:
     table: str
     columns: tuple[str, ...]
     conflict_key: tuple[str, ...]
-    decode: Callable[[bytes | None], dict[str, Any]]
-    copy_row: Callable[[dict[str, Any]], str]  # one COPY text line without the newline
-    instrument: Callable[[dict[str, Any]], str]
-    event_ms: Callable[[dict[str, Any]], int]  # the time that orders "newest"
-    snapshot: Callable[[dict[str, Any]], dict[str, Any]]  # JSON value of the hash/latest key
-    history_member: Callable[[dict[str, Any]], str]  # unique per row, so replays are idempotent
+    # decode returns the kind's message object (a TradeV1 for trades, a dict for tickers); the other
+    # callables take that object.
+    decode: Callable[[bytes | None], Any]
+    copy_row: Callable[[Any], str]  # one COPY text line without the newline
+    instrument: Callable[[Any], str]
+    event_ms: Callable[[Any], int]  # the time that orders "newest"
+    snapshot: Callable[[Any], dict[str, Any]]  # JSON value of the hash/latest key
+    history_member: Callable[[Any], str]  # unique per row, so replays are idempotent
     redis: RedisLayout
     # SQL returning (instrument, row as json) of the newest row per instrument, for Redis rehydration.
     latest_sql: str
@@ -98,44 +109,41 @@ TRADE_COLUMNS = (
 )  # fmt: skip
 
 
-def _trade_row_builder(
-    default_source: str, *, with_category: bool = False
-) -> Callable[[dict[str, Any]], str]:
+def _trade_row_builder(default_source: str, *, with_category: bool = False) -> Callable[[Any], str]:
     """A COPY row builder for a trade table (``default_source`` fills a missing ``source``)."""
     default = esc(default_source)
 
-    def row(m: dict[str, Any]) -> str:
-        shard = m.get("shard")
-        source = m.get("source")
+    def row(t: codec.TradeV1) -> str:
+        shard, source = t.shard, t.source
         line = (
-            f"{esc(m['symbol'])}\t{num(m['price'])}\t{num(m.get('volume', 0))}\t{m['timestamp_ms']}\t"
-            f"{m.get('seq', 0)}\t{text_array(m.get('conditions'))}\t{opt_text(m.get('pod_name'))}\t"
-            f"{esc(source) if type(source) is str else default}\t{_NULL if shard is None else int(shard)}"
+            f"{esc(t.symbol)}\t{t.price!r}\t{t.volume!r}\t{t.timestamp_ms}\t{t.seq}\t"
+            f"{text_array(t.conditions)}\t{_NULL if t.pod_name is None else esc(t.pod_name)}\t"
+            f"{default if source is None else esc(source)}\t{_NULL if shard is None else shard}"
         )
-        return line + "\t" + opt_text(m.get("category")) if with_category else line
+        return line + "\t" + opt_text(t.category) if with_category else line
 
     return row
 
 
-def _trade_snapshot(m: dict[str, Any]) -> dict[str, Any]:
+def _trade_snapshot(t: Any) -> dict[str, Any]:
     # sp500_realtime_data: the seed backend reads symbol, price, timestamp (+ volume, source).
     snap = {
-        "symbol": m["symbol"],
-        "price": m["price"],
-        "volume": m.get("volume", 0),
-        "timestamp": m["timestamp_ms"],
-        "source": m.get("source") or "finnhub_ws",
+        "symbol": t.symbol,
+        "price": t.price,
+        "volume": t.volume,
+        "timestamp": t.timestamp_ms,
+        "source": t.source or "finnhub_ws",
     }
-    if m.get("shard") is not None:
-        snap["pod_index"] = m["shard"]
-    if m.get("category") is not None:
-        snap["category"] = m["category"]
+    if t.shard is not None:
+        snap["pod_index"] = t.shard
+    if t.category is not None:
+        snap["category"] = t.category
     return snap
 
 
-def _trade_member(m: dict[str, Any]) -> str:
+def _trade_member(t: Any) -> str:
     # ts:seq identifies the row (the table key minus the symbol); price and volume make it useful.
-    return f"{m['timestamp_ms']}:{m.get('seq', 0)}:{m['price']!r}:{m.get('volume', 0)!r}"
+    return f"{t.timestamp_ms}:{t.seq}:{t.price!r}:{t.volume!r}"
 
 
 def _trade_latest_sql(table: str) -> str:
@@ -159,12 +167,12 @@ def _trade_latest_sql(table: str) -> str:
     """
 
 
-def _symbol(m: dict[str, Any]) -> str:
-    return str(m["symbol"])
+def _symbol(t: Any) -> str:
+    return t.symbol
 
 
-def _trade_ms(m: dict[str, Any]) -> int:
-    return int(m["timestamp_ms"])
+def _trade_ms(t: Any) -> int:
+    return t.timestamp_ms
 
 
 SP500 = SinkKind(
@@ -173,7 +181,7 @@ SP500 = SinkKind(
     table="sp500_websocket_trades",
     columns=TRADE_COLUMNS,
     conflict_key=("symbol", "timestamp_ms", "seq"),
-    decode=codec.decode_trade,
+    decode=codec.decode_trade_struct,
     copy_row=_trade_row_builder("finnhub_sp500_websocket"),
     instrument=_symbol,
     event_ms=_trade_ms,
@@ -195,7 +203,7 @@ TOPGAINERS = SinkKind(
     table="finnhub_trades",
     columns=(*TRADE_COLUMNS, "category"),
     conflict_key=("symbol", "timestamp_ms", "seq"),
-    decode=codec.decode_trade,
+    decode=codec.decode_trade_struct,
     copy_row=_trade_row_builder("finnhub_websocket", with_category=True),
     instrument=_symbol,
     event_ms=_trade_ms,
@@ -266,7 +274,7 @@ def _ticker_snapshot(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ticker_member(m: dict[str, Any]) -> str:
-    return f"{m['timestamp']}:{m.get('trade_price')}:{m.get('trade_volume')}"
+    return f"{m['timestamp']}:{m.get('trade_price')}:{m.get('trade_volume')}".replace("\n", "")
 
 
 def _market(m: dict[str, Any]) -> str:
@@ -321,5 +329,8 @@ def snapshot_from_row_json(kind: SinkKind, row_json: str) -> tuple[int, dict[str
     if kind.table == "bithumb_ticker":
         return int(row["timestamp"]), kind.snapshot(row)
     # numeric columns come back as JSON numbers; trades keep float prices like the live path.
-    msg = {**row, "price": float(row["price"]), "volume": float(row["volume"] or 0)}
-    return int(row["timestamp_ms"]), kind.snapshot(msg)
+    trade = codec.TradeV1(
+        v=1, kind="trade", symbol=row["symbol"], price=float(row["price"]), timestamp_ms=int(row["timestamp_ms"]),
+        volume=float(row["volume"] or 0), seq=int(row["seq"]), source=row.get("source"), shard=row.get("shard"),
+    )  # fmt: skip
+    return trade.timestamp_ms, kind.snapshot(trade)

@@ -1,17 +1,20 @@
 """Redis side of the sink: latest values, a bounded history per instrument, one signal per batch.
 
-One batch becomes ONE Redis call: a Lua script that, per instrument,
+One batch becomes ONE pipelined round trip (no MULTI: readers never need the batch atomically):
 
-* sets the seed-compatible hash field (``sp500_realtime_data[symbol] = JSON``) and
-  ``latest:...:{symbol}`` (with TTL) — only if the batch's newest event is not older than what Redis
-  has (a per-layout ``<hash>:ts`` hash remembers the event time), so a replay never moves "latest"
-  backwards;
-* adds the batch's events to ONE sorted set per instrument (score = event ms, member unique per row,
-  so a replay adds nothing twice), trimmed to the newest ``history_len`` entries and to the TTL
-  window measured from the newest entry (not the wall clock, so a replay of old data keeps its
-  history) — not one key per tick as the seed did;
+* ``HSET <hash> sym1 json1 sym2 json2 …`` — the seed-compatible hash (``sp500_realtime_data``), one
+  command for every instrument of the batch;
+* ``SET latest:…:{sym} json EX ttl`` per instrument;
+* ``ZADD history:…:{sym} score member …`` per instrument: ONE sorted set per instrument (score =
+  event ms, member unique per row so a replay adds nothing twice) — not one key per tick as the
+  seed did; every ``history_len // 4`` additions it is trimmed to the newest ``history_len``
+  entries and to the TTL window measured from its newest entry (so the set stays bounded:
+  ≤ 1.25 × history_len);
+* ``PUBLISH <channel>`` once.
 
-and finally PUBLISHes one signal on the layout's channel. Everything runs atomically in Redis.
+"Latest" never moves backwards: the writer remembers the newest event time it wrote per instrument
+(seeded from PostgreSQL by the sink's rehydration, and PostgreSQL always commits before Redis), and
+writes a snapshot only when it is not older.
 """
 
 from __future__ import annotations
@@ -25,47 +28,6 @@ import orjson
 import redis
 
 from marketpipe.stream.kinds import RedisLayout
-
-# KEYS: [ts_hash, data_hash_or_empty, latest_1, hist_1, latest_2, hist_2, ...]
-# ARGV: [keep, window_ms, ttl_s, channel, signal, (field, ts, json, n, score, member, ...)...]
-_SCRIPT = """
-local ts_hash, data_hash = KEYS[1], KEYS[2]
-local keep = tonumber(ARGV[1])
-local window_ms = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local channel, signal = ARGV[4], ARGV[5]
-local i, k, changed = 6, 3, 0
-while i <= #ARGV do
-  local field, ts, json, n = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
-  local latest_key, hist_key = KEYS[k], KEYS[k + 1]
-  local prev = tonumber(redis.call('HGET', ts_hash, field) or '-1')
-  if ts >= prev then
-    redis.call('HSET', ts_hash, field, ARGV[i + 1])
-    if data_hash ~= '' then redis.call('HSET', data_hash, field, json) end
-    redis.call('SET', latest_key, json, 'EX', ttl)
-    changed = changed + 1
-  end
-  if n > 0 then
-    local first = i + 4
-    local last = first + 2 * n - 1
-    local chunk = 1000
-    for s = first, last, chunk do
-      local e = math.min(s + chunk - 1, last)
-      redis.call('ZADD', hist_key, unpack(ARGV, s, e))
-    end
-    redis.call('ZREMRANGEBYRANK', hist_key, 0, -(keep + 1))
-    local top = redis.call('ZRANGE', hist_key, -1, -1, 'WITHSCORES')
-    if top[2] then
-      redis.call('ZREMRANGEBYSCORE', hist_key, '-inf', '(' .. (tonumber(top[2]) - window_ms))
-    end
-    redis.call('EXPIRE', hist_key, ttl)
-  end
-  i = i + 4 + 2 * n
-  k = k + 2
-end
-if channel ~= '' then redis.call('PUBLISH', channel, signal) end
-return changed
-"""
 
 
 @dataclass
@@ -84,45 +46,56 @@ class RedisWriter:
         self.client = client
         self.layout = layout
         self.history_len = history_len
-        self._script = client.register_script(_SCRIPT)
-
-    @property
-    def ts_hash(self) -> str:
-        base = self.layout.hash_key or self.layout.latest_prefix.rstrip(":")
-        return f"{base}:ts"
+        self.trim_every = max(1, history_len // 4)
+        self.latest_ms: dict[str, int] = {}
+        self._added_since_trim: dict[str, int] = {}
 
     def apply(
         self, updates: Mapping[str, InstrumentUpdate], *, now_ms: int | None = None, publish: bool = True
     ) -> int:
-        """Write ``updates`` in one script call; returns how many instruments got a new latest value.
+        """Write ``updates`` in one round trip; returns how many instruments got a new latest value.
 
         ``publish=False`` skips the pub/sub signal (used when restoring state, not for new data).
+        If Redis fails midway, nothing is remembered as written: the caller retries the same updates.
         """
         if not updates:
             return 0
         layout = self.layout
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-        keys: list[str] = [self.ts_hash, layout.hash_key or ""]
-        signal = orjson.dumps({"count": len(updates), "timestamp": now_ms}).decode()
-        args: list[Any] = [
-            self.history_len,
-            now_ms - layout.ttl_s * 1000,
-            layout.ttl_s,
-            layout.channel or "",
-            signal,
-        ]
+        pipe = self.client.pipeline(transaction=False)
+        hash_fields: dict[str, bytes] = {}
+        latest: dict[str, int] = {}
+        added: dict[str, int] = {}
+        ttl, window_ms, keep = layout.ttl_s, layout.ttl_s * 1000, self.history_len
         for instrument, update in updates.items():
-            keys.append(layout.latest_prefix + instrument)
-            keys.append(layout.history_prefix + instrument)
-            # Keep only the newest history_len members of this batch: older ones would be trimmed anyway.
+            if update.snapshot is not None and update.event_ms >= self.latest_ms.get(instrument, -1):
+                value = orjson.dumps(update.snapshot)
+                hash_fields[instrument] = value
+                pipe.set(layout.latest_prefix + instrument, value, ex=ttl)
+                latest[instrument] = update.event_ms
             members = update.history
-            if len(members) > self.history_len:
-                members = dict(sorted(members.items(), key=lambda kv: kv[1])[-self.history_len :])
-            args.extend((instrument, update.event_ms, orjson.dumps(update.snapshot).decode(), len(members)))
-            for member, score in members.items():
-                args.append(score)
-                args.append(member)
-        return int(self._script(keys=keys, args=args))
+            if members:
+                if len(members) > keep:
+                    members = dict(sorted(members.items(), key=lambda kv: kv[1])[-keep:])
+                key = layout.history_prefix + instrument
+                pipe.zadd(key, members)
+                count = self._added_since_trim.get(instrument, self.trim_every) + len(members)
+                if count >= self.trim_every:
+                    # Unknown size after a restart counts as "due": trim on the first batch.
+                    pipe.zremrangebyrank(key, 0, -(keep + 1))
+                    newest = max(members.values())
+                    pipe.zremrangebyscore(key, "-inf", f"({newest - window_ms}")
+                    pipe.expire(key, ttl)
+                    count = 0
+                added[instrument] = count
+        if layout.hash_key and hash_fields:
+            pipe.hset(layout.hash_key, mapping=hash_fields)  # type: ignore[arg-type]
+        if publish and layout.channel:
+            pipe.publish(layout.channel, orjson.dumps({"count": len(updates), "timestamp": now_ms}))
+        pipe.execute()
+        self.latest_ms.update(latest)
+        self._added_since_trim.update(added)
+        return len(latest)
 
     def merge_into(
         self, pending: dict[str, InstrumentUpdate], updates: Iterable[tuple[str, InstrumentUpdate]]

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import redis
@@ -62,9 +64,8 @@ class SinkError(RuntimeError):
     """The sink cannot continue (configuration or schema problem, not a bad message)."""
 
 
-@dataclass
-class _Decoded:
-    msg: dict[str, Any]
+class _Decoded(NamedTuple):
+    msg: Any  # the kind's decoded message
     line: str
     partition: int
     offset: int
@@ -79,6 +80,59 @@ class BatchResult:
     conflicted: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
     redis_ok: bool = True
+
+
+@dataclass
+class _Batch:
+    msgs: list[Message]
+    decoded: list[_Decoded]
+    dead: list[DeadLetter]
+    next_offsets: dict[int, int]
+    result: BatchResult
+
+
+class _Writer:
+    """One background thread running submitted jobs in order; at most one job waits."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="sink-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:
+                    job()
+            except BaseException as exc:  # handed to the main thread by check()
+                self._error = exc
+            finally:
+                self._jobs.task_done()
+
+    def submit(self, job: Callable[[], object]) -> None:
+        self.check()
+        self._jobs.put(job)
+
+    def idle(self) -> bool:
+        return self._jobs.unfinished_tasks == 0
+
+    def drain(self) -> None:
+        self._jobs.join()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise SinkError(
+                f"the writer failed: {type(self._error).__name__}: {self._error}"
+            ) from self._error
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(30)
 
 
 class Backoff:
@@ -129,6 +183,8 @@ class Sink:
         self._redis_backoff = Backoff(first=0.1, cap=2.0)
         self._needs_rehydrate = True
         self._pending_kafka_commit: list[TopicPartition] = []
+        self._commit_lock = threading.Lock()
+        self._writer: _Writer | None = None
         self.latencies_ms: list[int] | None = [] if record_latency else None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
@@ -150,33 +206,52 @@ class Sink:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self, *, max_messages: int | None = None, idle_exit_s: float | None = None) -> SinkMetrics:
-        """Consume until stopped (or ``max_messages`` consumed, or idle for ``idle_exit_s``)."""
+        """Consume until stopped (or ``max_messages`` consumed, or idle for ``idle_exit_s``).
+
+        The main thread consumes and decodes batch N+1 while a writer thread commits batch N to
+        PostgreSQL and Redis (in order, one at a time), so Python and the database work in parallel.
+        """
         self.metrics.serve(self.settings.metrics_port)
         try:
             # Covers a crash between a PostgreSQL commit and its Redis update.
             self.rehydrate()
         except redis.RedisError as exc:
             self._redis_failed(exc)
-        self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign)
+        self._writer = _Writer()
+        self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_data = time.monotonic()
         consumed = 0
         try:
             while not self._stop:
                 msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
+                self._writer.check()
+                self._flush_kafka_commits()
                 if msgs:
-                    result = self.process_batch(msgs)
-                    consumed += result.consumed
+                    batch = self._prepare(msgs)
+                    self._writer.submit(lambda b=batch: self._commit_batch(b))  # type: ignore[misc]
+                    consumed += batch.result.consumed
                     last_data = time.monotonic()
                     if max_messages is not None and consumed >= max_messages:
                         break
                 else:
-                    self._retry_redis()
+                    if self._redis_down_since is not None and self._writer.idle():
+                        self._writer.submit(self._retry_redis)
                     if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                         break
                 self.metrics.maybe_log(self.settings.log_every_s, self.lag)
+            self._writer.drain()
+            self._writer.check()
+            self._flush_kafka_commits()
         finally:
+            self._writer.close()
             self.close()
         return self.metrics
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Finish the in-flight batch so the next owner (maybe us) resumes after it.
+        if self._writer is not None:
+            self._writer.drain()
+        self._flush_kafka_commits()
 
     def close(self) -> None:
         with contextlib.suppress(KafkaException, RuntimeError):
@@ -233,6 +308,8 @@ class Sink:
                 self._drop_conn()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._writer is not None:
+            self._writer.drain()  # stored offsets must include every batch already handed over
         stored = self.stored_offsets()
         for tp in partitions:
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
@@ -246,7 +323,14 @@ class Sink:
     # -- the batch -----------------------------------------------------------------------------------
 
     def process_batch(self, msgs: list[Message]) -> BatchResult:
-        """Decode, write (PG + offsets), update Redis, commit to Kafka. Returns what happened."""
+        """Decode, write (PG + offsets), update Redis, commit to Kafka — synchronously."""
+        batch = self._prepare(msgs)
+        self._commit_batch(batch)
+        self._flush_kafka_commits()
+        return batch.result
+
+    def _prepare(self, msgs: list[Message]) -> _Batch:
+        """Main thread: decode every message into a COPY row or a dead letter."""
         kind = self.kind
         result = BatchResult()
         decoded: list[_Decoded] = []
@@ -265,9 +349,8 @@ class Sink:
             partition, offset = m.partition() or 0, m.offset() or 0
             next_offsets[partition] = offset + 1  # messages of one partition arrive in order
             result.consumed += 1
-            raw = m.value()
             try:
-                d = decode(raw)
+                d = decode(m.value())
                 decoded.append(_Decoded(d, copy_row(d), partition, offset))
             except CodecError as exc:
                 dead.append(self._letter(m, exc.reason, "CodecError", "decode"))
@@ -275,37 +358,39 @@ class Sink:
                 dead.append(
                     self._letter(m, f"cannot map message: {type(exc).__name__}", type(exc).__name__, "decode")
                 )
+        return _Batch(msgs, decoded, dead, next_offsets, result)
+
+    def _commit_batch(self, batch: _Batch) -> None:
+        """Writer thread: DLQ, PostgreSQL (rows + offsets), Redis, then hand offsets to Kafka commit."""
+        kind, result = self.kind, batch.result
         if not result.consumed:
-            return result
+            return
         self.metrics.messages_in.labels(kind.name).inc(result.consumed)
         self.metrics.batch_size.labels(kind.name).observe(result.consumed)
         self.metrics.add("messages_in", result.consumed)
-
-        msgs_by_pos = {(m.partition() or 0, m.offset() or 0): m for m in msgs} if decoded else {}
         started = time.perf_counter()
-        self.dlq.send(dead)
-        written, conflicted, rejected = self._write(decoded, dead, next_offsets, msgs_by_pos)
-        pg_s = time.perf_counter() - started
-        self.metrics.pg_seconds.labels(kind.name).observe(pg_s)
-        result.written, result.conflicted = written, conflicted
-        result.dead = dead
+        self.dlq.send(batch.dead)
+        written, conflicted, rejected = self._write(batch.decoded, batch.dead, batch.next_offsets, batch.msgs)
+        self.metrics.pg_seconds.labels(kind.name).observe(time.perf_counter() - started)
+        result.written, result.conflicted, result.dead = written, conflicted, batch.dead
         self.metrics.rows_written.labels(kind.name).inc(written)
         self.metrics.add("rows_written", written)
         if conflicted:
             self.metrics.rows_conflicted.labels(kind.name).inc(conflicted)
             self.metrics.add("rows_conflicted", conflicted)
-        for letter in dead:
+        for letter in batch.dead:
             self.metrics.dlq.labels(kind.name, letter.stage).inc()
-        self.metrics.add("dlq", len(dead))
+        self.metrics.add("dlq", len(batch.dead))
         self.metrics.batches.labels(kind.name).inc()
         self.metrics.add("batches")
 
+        decoded = batch.decoded
         good = [d for d in decoded if (d.partition, d.offset) not in rejected] if rejected else decoded
         result.redis_ok = self._update_redis(good)
-        offsets = [TopicPartition(kind.topic, p, o) for p, o in next_offsets.items()]
+        offsets = [TopicPartition(kind.topic, p, o) for p, o in batch.next_offsets.items()]
         if result.redis_ok:
-            self._commit_kafka(offsets)
-        return result
+            with self._commit_lock:
+                self._pending_kafka_commit = offsets
 
     def _letter(self, m: Message, reason: str, error_class: str, stage: str) -> DeadLetter:
         return DeadLetter(
@@ -324,7 +409,7 @@ class Sink:
         decoded: list[_Decoded],
         dead: list[DeadLetter],
         next_offsets: dict[int, int],
-        msgs_by_pos: dict[tuple[int, int], Message],
+        msgs: list[Message],
     ) -> tuple[int, int, set[tuple[int, int]]]:
         """One transaction: rows, dead-letter records, offsets. Retries across reconnects."""
         while True:
@@ -334,6 +419,7 @@ class Sink:
                     written, conflicted, bad = self._write_rows(conn, decoded)
                     rejected: set[tuple[int, int]] = set()
                     if bad:
+                        msgs_by_pos = {(m.partition() or 0, m.offset() or 0): m for m in msgs}
                         letters = []
                         for item, exc in bad:
                             rejected.add((item.partition, item.offset))
@@ -362,7 +448,7 @@ class Sink:
                 dead[:] = [d for d in dead if d.stage == "decode"]
                 self._drop_conn()
                 self.metrics.add("pg_retries")
-                self._pg_backoff.wait(lambda: False)
+                self._pg_backoff.wait(lambda: self._stop)
 
     def _write_rows(
         self, conn: psycopg.Connection, items: list[_Decoded]
@@ -500,8 +586,6 @@ class Sink:
     def _retry_redis(self) -> bool:
         """While Redis is down: try again when the backoff allows; True once caught up."""
         if self._redis_down_since is None:
-            if self._pending_kafka_commit:
-                self._commit_kafka([])
             return True
         if time.monotonic() < self._redis_next_try:
             return False
@@ -543,16 +627,16 @@ class Sink:
 
     # -- Kafka ---------------------------------------------------------------------------------------
 
-    def _commit_kafka(self, offsets: list[TopicPartition]) -> None:
-        if offsets:
-            self._pending_kafka_commit = offsets
-        if not self._pending_kafka_commit:
+    def _flush_kafka_commits(self) -> None:
+        """Main thread: commit the offsets of batches fully written to PostgreSQL and Redis."""
+        with self._commit_lock:
+            offsets, self._pending_kafka_commit = self._pending_kafka_commit, []
+        if not offsets:
             return
         try:
-            self.consumer.commit(offsets=self._pending_kafka_commit, asynchronous=True)
-            self._pending_kafka_commit = []
+            self.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
-            # Informational only (PostgreSQL holds the truth); retried with the next batch.
+            # Informational only (PostgreSQL holds the truth); the next batch commits further.
             log.debug("sink %s: Kafka commit failed: %s", self.kind.name, exc)
 
     def lag(self) -> dict[int, int]:

@@ -1,0 +1,347 @@
+"""Stream sink benchmark: marketpipe's batch sink vs a seed-style per-message consumer, on real services.
+
+Everything runs locally on fresh services: a real Apache Kafka 4.1 broker (KRaft), an embedded
+PostgreSQL 16 with default durability settings (fsync on), and a real Redis 6.2.
+
+1. Pre-fill a 3-partition topic with ``--messages`` (default 1,000,000) trade messages over 500 symbols.
+2. Throughput, same run, same topic:
+   (a) marketpipe's sink (batches: COPY + offsets in one transaction, one Redis script call per batch);
+   (b) a seed-style consumer, as the seed README describes it: per message one INSERT with a commit
+       and one Redis SET (+ the key-per-tick SETEX). It is given ``synchronous_commit=off`` like our
+       sink, which flatters it. It is measured on the first ``--seed-messages`` messages (at its pace,
+       all 1M would take many minutes); msgs/s is what is compared.
+3. Latency: a producer at a steady ``--rate`` (2,000 msgs/s) with trade timestamp = send time; the
+   sink records, for every message, the time it became visible in Redis; prints p50/p99.
+4. Redis memory per symbol for 5 days of history: the seed's key-per-tick layout
+   (``realtime:stocks:sp500:{sym}:{ts}`` JSON strings with a 5-day TTL) against marketpipe's layout
+   (hash field + latest key + ONE sorted set per symbol), measured with real writes and extrapolated
+   to the seed README's tick rate.
+
+Usage: ``.venv/bin/python bench/stream_sink.py [--messages 1000000] [--seed-messages 20000]``
+Targets: sink ≥ 100,000 msgs/s, ≥ 50× the seed-style consumer, p99 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psycopg
+import redis
+from confluent_kafka import TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from marketpipe.config import Settings
+from marketpipe.db import migrate
+from marketpipe.runtime.kafka import ApacheKafkaBroker, ensure_jars, free_port
+from marketpipe.runtime.postgres import PostgresService
+from marketpipe.runtime.redis import redis_server_binary
+from marketpipe.stream import codec
+from marketpipe.stream.bus import make_consumer, make_producer
+from marketpipe.stream.kinds import SP500
+from marketpipe.stream.redis_writer import InstrumentUpdate, RedisWriter
+from marketpipe.stream.settings import StreamSettings
+from marketpipe.stream.sink import Sink
+from marketpipe.stream.topics import TopicSpec, ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+SYMBOLS = [f"SYM{i:03d}" for i in range(500)]
+console = Console()
+
+
+# -- services ---------------------------------------------------------------------------------------
+
+
+class Services:
+    """Fresh Kafka, PostgreSQL and Redis for the run, removed at the end."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="mp-bench-"))
+        self.root.chmod(0o755)  # embedded PostgreSQL runs as an unprivileged user when we are root
+        self.pg = PostgresService(Settings(_env_file=None, data_dir=self.root))  # type: ignore[call-arg]
+        libs = ensure_jars(REPO / ".marketpipe" / "kafka" / "libs")
+        self.kafka = ApacheKafkaBroker(work_dir=self.root / "kafka", libs_dir=libs, heap="1g")
+        port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.redis_proc: subprocess.Popen[bytes] | None = None
+        self._redis_cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                           "--save", "", "--appendonly", "no", "--dir", str(self.root)]  # fmt: skip
+
+    def start(self) -> None:
+        self.dsn = self.pg.start()
+        with psycopg.connect(self.dsn) as conn:
+            migrate(conn)
+        self.bootstrap = self.kafka.start()
+        self.redis_proc = subprocess.Popen(self._redis_cmd, stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.redis_url)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.kafka.stop()
+        if self.redis_proc:
+            self.redis_proc.kill()
+            self.redis_proc.wait(10)
+        self.pg.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def reset_tables(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("TRUNCATE sp500_websocket_trades, stream_offsets, stream_dead_letters")
+
+
+# -- producing ----------------------------------------------------------------------------------------
+
+
+def prefill(bootstrap: str, topic: str, n: int) -> float:
+    """Produce ``n`` trade messages; returns seconds taken."""
+    producer = make_producer(bootstrap, **{"linger.ms": 20})
+    rng = random.Random(42)
+    clock = {s: 1_764_000_000_000 for s in SYMBOLS}
+    seq: dict[str, int] = {}
+    started = time.perf_counter()
+    for i in range(n):
+        symbol = SYMBOLS[rng.randrange(500)]
+        if rng.random() < 0.7:
+            clock[symbol] += rng.randint(1, 50)
+            seq[symbol] = 0
+        else:
+            seq[symbol] = seq.get(symbol, -1) + 1
+        value = codec.encode_trade(
+            symbol, round(rng.uniform(10, 900), 2), clock[symbol], float(rng.randint(1, 300)),
+            seq=seq[symbol], conditions=["1", "12"], shard=rng.randrange(10), shards=10,
+        )  # fmt: skip
+        while True:
+            try:
+                producer.produce(topic, key=symbol.encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        if i % 20000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return time.perf_counter() - started
+
+
+# -- (a) marketpipe sink --------------------------------------------------------------------------------
+
+
+def run_marketpipe(svc: Services, topic: str, n: int) -> tuple[float, dict[str, float]]:
+    settings = StreamSettings(_env_file=None, batch_size=10000, history_len=2000)  # type: ignore[call-arg]
+    sink = Sink(SP500.with_topic(topic), bootstrap=svc.bootstrap, dsn=svc.dsn, redis_url=svc.redis_url,
+                settings=settings, group_id="bench-marketpipe")  # fmt: skip
+    started = time.perf_counter()
+    metrics = sink.run(max_messages=n, idle_exit_s=30)
+    elapsed = time.perf_counter() - started
+    with psycopg.connect(svc.dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM sp500_websocket_trades").fetchone()[0]  # type: ignore[index]
+    assert rows == n, f"sink wrote {rows} rows for {n} messages"
+    return elapsed, metrics.totals
+
+
+# -- (b) seed-style consumer ------------------------------------------------------------------------------
+
+
+def run_seed_style(svc: Services, topic: str, n: int) -> float:
+    """One INSERT + commit and one Redis SET per message, as the seed's consumers do."""
+    consumer = make_consumer(svc.bootstrap, "bench-seed", **{"enable.auto.commit": True})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    conn = psycopg.connect(svc.dsn)
+    conn.execute("SET synchronous_commit = off")
+    conn.commit()
+    client = redis.Redis.from_url(svc.redis_url)
+    done = 0
+    started = time.perf_counter()
+    while done < n:
+        msg = consumer.poll(1.0)  # the seed iterates message by message
+        if msg is None or msg.error() is not None:
+            continue
+        data = orjson.loads(msg.value())
+        conn.execute(
+            "INSERT INTO sp500_websocket_trades (symbol, price, volume, timestamp_ms, seq, trade_conditions, "
+            "pod_index, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (data["symbol"], data["price"], data["volume"], data["timestamp_ms"], data.get("seq", 0),
+             data.get("conditions"), data.get("shard"), "finnhub_sp500_websocket"),
+        )  # fmt: skip
+        conn.commit()
+        redis_data = orjson.dumps(
+            {"symbol": data["symbol"], "price": data["price"], "volume": data["volume"],
+             "pod_index": data.get("shard"), "timestamp": data["timestamp_ms"], "source": "sp500_websocket"}
+        )  # fmt: skip
+        client.setex(f"realtime:stocks:sp500:{data['symbol']}:{data['timestamp_ms']}", 432000, redis_data)
+        client.setex(f"latest:stocks:sp500:{data['symbol']}", 432000, redis_data)
+        done += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    conn.close()
+    return elapsed
+
+
+# -- latency ----------------------------------------------------------------------------------------------
+
+
+def run_latency(svc: Services, topic: str, rate: int, seconds: float) -> list[int]:
+    settings = StreamSettings(_env_file=None, batch_size=5000, batch_timeout_s=0.005)  # type: ignore[call-arg]
+    sink = Sink(SP500.with_topic(topic), bootstrap=svc.bootstrap, dsn=svc.dsn, redis_url=svc.redis_url,
+                settings=settings, group_id="bench-latency", record_latency=True)  # fmt: skip
+    total = int(rate * seconds)
+    runner = threading.Thread(target=sink.run, kwargs={"max_messages": total, "idle_exit_s": 20}, daemon=True)
+    runner.start()
+    time.sleep(3)  # let the sink join its group and reach the (empty) log end before timing
+    producer = make_producer(svc.bootstrap, **{"linger.ms": 1})
+    rng = random.Random(7)
+    last_ms: dict[str, int] = {}
+    started = time.perf_counter()
+    for i in range(total):
+        # pace: message i leaves at started + i/rate (steady, no bursts)
+        ahead = started + i / rate - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+        symbol = SYMBOLS[rng.randrange(500)]
+        now_ms = int(time.time() * 1000)
+        seq = 0 if last_ms.get(symbol) != now_ms else 1 + rng.randrange(1000)
+        last_ms[symbol] = now_ms
+        producer.produce(topic, key=symbol.encode(),
+                         value=codec.encode_trade(symbol, 100.0 + i % 50, now_ms, 10.0, seq=seq))  # fmt: skip
+        producer.poll(0)
+    producer.flush(30)
+    runner.join(60)
+    assert sink.latencies_ms is not None
+    return sink.latencies_ms
+
+
+# -- Redis memory -----------------------------------------------------------------------------------------
+
+
+def redis_memory(url: str, ticks_sample: int = 20000) -> dict[str, float]:
+    """Bytes per tick of the seed's key-per-tick layout and of marketpipe's one-set-per-symbol layout."""
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    client.config_set("maxmemory-policy", "noeviction")
+    base = int(client.info("memory")["used_memory"])
+    pipe = client.pipeline(transaction=False)
+    ts0 = 1_764_000_000_000
+    for i in range(ticks_sample):
+        ts = ts0 + i * 250
+        value = orjson.dumps({"symbol": "AAPL", "price": 189.52, "volume": 100, "pod_index": 3,
+                              "timestamp": ts, "source": "sp500_websocket"})  # fmt: skip
+        pipe.setex(f"realtime:stocks:sp500:AAPL:{ts}", 432000, value)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    seed_per_tick = (int(client.info("memory")["used_memory"]) - base) / ticks_sample
+    client.flushall()
+
+    writer = RedisWriter(client, SP500.redis, history_len=ticks_sample)
+    update = InstrumentUpdate()
+    for i in range(ticks_sample):
+        ts = ts0 + i * 250
+        update.history[f"{ts}:0:189.52:100.0"] = ts
+    update.event_ms = ts0 + (ticks_sample - 1) * 250
+    update.snapshot = {"symbol": "AAPL", "price": 189.52, "volume": 100, "timestamp": update.event_ms,
+                       "source": "finnhub_ws", "pod_index": 3}  # fmt: skip
+    writer.apply({"AAPL": update}, publish=False)
+    zset = int(client.memory_usage("history:stocks:sp500:AAPL") or 0)
+    fixed = (
+        sum(int(client.memory_usage(k) or 0) for k in ("latest:stocks:sp500:AAPL",)) + 200
+    )  # hash field + ts field: ~100 bytes each in listpack/hashtable
+    client.flushall()
+    return {"seed_per_tick": seed_per_tick, "zset_per_tick": zset / ticks_sample, "fixed": float(fixed)}
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def pct(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--seed-messages", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--latency-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    os.environ.setdefault("MARKETPIPE_STREAM_LOG_EVERY_S", "10")
+
+    svc = Services()
+    console.print("[bold]starting Apache Kafka, PostgreSQL, Redis…[/bold]")
+    svc.start()
+    try:
+        topic = "bench-trades"
+        ensure_topics(svc.bootstrap, [TopicSpec(topic, 3)])
+        produce_s = prefill(svc.bootstrap, topic, args.messages)
+        console.print(f"pre-filled {args.messages:,} messages in {produce_s:.1f} s")
+
+        mp_s, totals = run_marketpipe(svc, topic, args.messages)
+        mp_rate = args.messages / mp_s
+        console.print(
+            f"marketpipe sink: {args.messages:,} msgs in {mp_s:.2f} s ({totals.get('batches', 0):.0f} batches)"
+        )
+
+        reset_tables(svc.dsn)
+        seed_s = run_seed_style(svc, topic, args.seed_messages)
+        seed_rate = args.seed_messages / seed_s
+        console.print(f"seed-style consumer: {args.seed_messages:,} msgs in {seed_s:.2f} s")
+
+        reset_tables(svc.dsn)
+        redis.Redis.from_url(svc.redis_url).flushall()
+        latency_topic = "bench-latency"
+        ensure_topics(svc.bootstrap, [TopicSpec(latency_topic, 3)])
+        latencies = run_latency(svc, latency_topic, args.rate, args.latency_seconds)
+        memory = redis_memory(svc.redis_url)
+    finally:
+        svc.stop()
+
+    table = Table(title="stream sink benchmark (real Apache Kafka 4.1, PostgreSQL 16, Redis 6.2; 2 cores)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("marketpipe sink (msgs/s)", f"{mp_rate:,.0f}", "≥ 100,000")
+    table.add_row("seed-style consumer (msgs/s)", f"{seed_rate:,.0f}", "")
+    table.add_row("ratio", f"{mp_rate / seed_rate:,.1f}×", "≥ 50×")
+    table.add_row(f"latency p50 at {args.rate:,} msgs/s (ms)", f"{pct(latencies, 0.50):.1f}", "")
+    table.add_row(f"latency p99 at {args.rate:,} msgs/s (ms)", f"{pct(latencies, 0.99):.1f}", "≤ 50")
+    table.add_row("latency samples", f"{len(latencies):,}", "")
+    console.print(table)
+
+    # 5 days of history at the seed README's rate: 500–1,000 msgs/s over 500 symbols → ~1.5 ticks/s per
+    # symbol during 6.5 market hours a day.
+    ticks = int(1.5 * 6.5 * 3600 * 5)
+    seed_bytes = memory["seed_per_tick"] * ticks
+    mp_full = memory["zset_per_tick"] * ticks + memory["fixed"]
+    mp_capped = memory["zset_per_tick"] * 2000 + memory["fixed"]
+    mem = Table(title=f"Redis memory per symbol, 5 days of history (~{ticks:,} ticks/symbol)")
+    mem.add_column("layout")
+    mem.add_column("bytes/tick", justify="right")
+    mem.add_column("per symbol", justify="right")
+    mem.add_column("500 symbols", justify="right")
+    mem.add_row("seed: key per tick (SETEX JSON, 5-day TTL)", f"{memory['seed_per_tick']:.0f}",
+                f"{seed_bytes / 2**20:,.1f} MiB", f"{seed_bytes * 500 / 2**30:,.2f} GiB")  # fmt: skip
+    mem.add_row("marketpipe: one sorted set, full 5 days", f"{memory['zset_per_tick']:.0f}",
+                f"{mp_full / 2**20:,.1f} MiB", f"{mp_full * 500 / 2**30:,.2f} GiB")  # fmt: skip
+    mem.add_row("marketpipe: as configured (newest 2,000)", f"{memory['zset_per_tick']:.0f}",
+                f"{mp_capped / 2**10:,.0f} KiB", f"{mp_capped * 500 / 2**20:,.0f} MiB")  # fmt: skip
+    console.print(mem)
+
+
+if __name__ == "__main__":
+    main()
