@@ -204,3 +204,47 @@ def test_truth_trends_and_tags_are_idempotent_per_day(settings, collect, db, san
     again = collect("truth_social_tags", settings=cfg)
     assert again.rows_inserted == 0
     assert count(db, "SELECT count(*) FROM truth_social_tags") == 20
+
+
+def test_suspended_account_is_not_asked_again_the_same_day(settings, collect, db, sandbox, engine_clock):
+    _lookup_all(collect, settings, sandbox)
+    cfg = _x(settings, sandbox, X_TOKENS)
+    suspended = {
+        "errors": [
+            {
+                "detail": "User has been suspended: [44196397].",
+                "title": "Forbidden",
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+                "resource_id": "44196397",
+            }
+        ]
+    }
+    sandbox.admin.add_fault("x", "reply", route="/users/44196397/tweets", count=1, body=suspended)
+    collect("x_posts", settings=cfg, max_wait_s=0.0)
+    state = _rows(
+        db, "SELECT state FROM collect_cursors WHERE dataset='x_posts' AND item='primary:elonmusk'"
+    )[0][0]
+    assert state.get("not_found") is True
+    engine_clock.advance(timedelta(minutes=15))
+    sandbox.admin.advance(minutes=15)
+    calls = sandbox.admin.calls("x", key=X_TOKENS[1], endpoint="users_tweets")
+    later = collect("x_posts", settings=cfg, max_wait_s=0.0)
+    assert later.status == "ok"
+    # Token 2's other account due today is none on Monday: no call was spent on the suspended one.
+    assert sandbox.admin.calls("x", key=X_TOKENS[1], endpoint="users_tweets") == calls
+
+
+def test_a_refused_token_fails_only_its_own_accounts(settings, collect, db, sandbox):
+    _lookup_all(collect, settings, sandbox)
+    tokens = [X_TOKENS[0], "invalid-x-token", X_TOKENS[2], X_TOKENS[3]]  # token 2 (elonmusk) is refused
+    run = collect("x_posts", settings=_x(settings, sandbox, tokens), max_wait_s=0.0)
+    assert run.status == "partial"
+    assert run.errors.get("TokenRefused") == 1 and run.items_done == 3
+    assert count(db, "SELECT count(*) FROM x_posts WHERE source_account='elonmusk'") == 0
+    done = {
+        r[0]
+        for r in _rows(
+            db, "SELECT item FROM collect_cursors WHERE dataset='x_posts' AND last_done_at IS NOT NULL"
+        )
+    }
+    assert done == {"primary:tim_cook", "secondary:saylor", "secondary:jeffbezos"}

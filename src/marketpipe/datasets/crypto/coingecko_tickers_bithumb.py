@@ -6,7 +6,7 @@ only Korean tickers, so their global prices went stale. The majors also get one 
 to Bithumb and Upbit, whose pairs can fall off a 100-ticker page for coins listed everywhere.
 
 Keys: calls rotate over the CoinGecko key pool (coin *i* prefers key *i mod n*), spreading the monthly
-allowance evenly; when the preferred key is spent the session takes any key with budget.
+allowance evenly; when the preferred key is spent or refused the session takes any usable key.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
-from marketpipe.http.errors import QuotaExhausted
+from marketpipe.http.errors import InvalidKeyError, QuotaExhausted
 from marketpipe.http.types import ApiRequest, Reply
 from marketpipe.providers import coingecko_parse
 
@@ -45,8 +45,8 @@ def _call_rotating(ctx: RunContext, request: ApiRequest, slot: int) -> Reply:
         return ctx.call(request)
     try:
         return ctx.call(request, key_index=slot % keys + 1)
-    except QuotaExhausted:
-        return ctx.call(request)  # the preferred key is spent: any key with budget
+    except (QuotaExhausted, InvalidKeyError):
+        return ctx.call(request)  # the preferred key is spent or refused: any usable key of the pool
 
 
 def fetch(ctx: RunContext, coin_id: str) -> list[Row]:

@@ -18,14 +18,21 @@ from datetime import UTC, datetime, time, timedelta
 
 from marketpipe.datasets.social._x_plan import all_accounts
 from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
-from marketpipe.http.errors import CollectError, NotFoundError, QuotaExhausted
+from marketpipe.http.errors import CollectError, InvalidKeyError, QuotaExhausted
 from marketpipe.providers import x_parse
+
+#: How long an account X reported as not found (suspended, renamed) is left alone.
+NOT_FOUND_RETRY = timedelta(days=1)
 
 
 class TokenSpent(CollectError):
     """The account's token has no timeline call left in its window; the account stays due."""
 
     retryable = True
+
+
+class TokenRefused(CollectError):
+    """X refused the account's token (invalid, revoked, app not enrolled); the account stays due."""
 
 
 class UnknownAccount(CollectError):
@@ -44,8 +51,11 @@ def due_accounts(ctx: RunContext) -> Sequence[str]:
             due.append((account.priority, position, item))
     for _, _, item in sorted(due):
         state = ctx.item_state(item)
-        if state is not None and not state.failed and state.state.get("day") == day.isoformat():
-            continue  # already collected for this logical date
+        if state is not None and not state.failed and state.last_done_at is not None:
+            if state.state.get("day") == day.isoformat():
+                continue  # already collected for this logical date
+            if state.state.get("not_found") and state.last_done_at > ctx.now() - NOT_FOUND_RETRY:
+                continue  # suspended or renamed: X said so recently, do not spend a call on it again
         items.append(item)
     return items
 
@@ -79,8 +89,9 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
         reply = ctx.call(request, key_index=token)
     except QuotaExhausted as exc:
         raise TokenSpent(f"x token {token} for {account.username}: {exc}") from None
-    except NotFoundError:
-        raise  # a suspended/unknown account: recorded as not found by the engine
+    except InvalidKeyError as exc:
+        # Only this token's accounts are affected; the other tokens' accounts go on.
+        raise TokenRefused(f"x token {token} for {account.username}: {exc}") from None
     rows, newest = x_parse.parse_timeline(reply.json(), user_id)
     stamped = [
         {
