@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from marketpipe.config import Settings, get_settings
+from marketpipe.db import database_dsn
 from marketpipe.orchestration.local import (
     AirflowCommandError,
     LocalAirflow,
@@ -99,9 +100,16 @@ def list_pools(
 
 @app.command("init")
 def init(home: Path | None = HOME_OPTION, sandbox: bool = SANDBOX_OPTION) -> None:
-    """Prepare an Airflow home: metadata DB (SQLite), marketpipe pools, marketpipe database schema."""
+    """Prepare an Airflow home: metadata DB (SQLite), marketpipe pools, the marketpipe_postgres connection.
+
+    The connection is stored in the metadata DB too, so a plain ``airflow standalone`` on this home
+    finds the database without marketpipe's help.
+    """
     try:
-        _init(_airflow(get_settings(), home, sandbox))
+        local = _airflow(get_settings(), home, sandbox)
+        _init(local)
+        local.set_connection("marketpipe_postgres", database_dsn(get_settings()))
+        typer.echo("connection marketpipe_postgres: stored in the metadata database")
     except AirflowCommandError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc

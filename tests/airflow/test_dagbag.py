@@ -131,16 +131,6 @@ def test_tasks_use_provider_pools_and_retry_only_transient_failures(dagbag: dict
             assert task["upstream"] == sorted(planned[task_id].upstream)
 
 
-def test_init_creates_one_pool_per_provider(local_airflow: LocalAirflow) -> None:
-    created = local_airflow.set_pools(pool_providers())
-    listed = json.loads(local_airflow.run("pools", "list", "--output", "json").stdout)
-    slots = {row["pool"]: int(row["slots"]) for row in listed}
-    for name, count in created.items():
-        assert slots[name] == count
-    every_task_pool = {t.pool for p in plan_dags() for t in p.tasks if t.pool}
-    assert every_task_pool <= set(slots)
-
-
 def test_deploy_pools_file_matches_the_registry() -> None:
     # deploy/airflow/pools.json is what a cluster imports; regenerate with `marketpipe airflow pools --json`.
     committed = (REPO_DAGS_FOLDER.parent / "deploy" / "airflow" / "pools.json").read_text()
