@@ -5,8 +5,9 @@ ticker page (all exchanges, best trust first); the seed skipped the 8 majors the
 only Korean tickers, so their global prices went stale. The majors also get one extra call filtered
 to Bithumb and Upbit, whose pairs can fall off a 100-ticker page for coins listed everywhere.
 
-Keys: calls rotate over the CoinGecko key pool (coin *i* prefers key *i mod n*), spreading the monthly
-allowance evenly; when the preferred key is spent or refused the session takes any usable key.
+Keys: calls rotate over the CoinGecko key pool (each coin prefers the key picked by a stable hash of its
+id, a major's second call the next key), spreading the monthly allowance evenly; when the preferred
+key is spent or refused the session takes any usable key.
 """
 
 from __future__ import annotations
