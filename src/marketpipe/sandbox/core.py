@@ -98,6 +98,8 @@ class Call:
     body_fault: Fault | None = None
     reply: Response | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: Whether the gate counted this call as ``served`` (undone when the route refuses it later).
+    served: bool = False
 
     @property
     def now(self) -> datetime:
@@ -111,10 +113,47 @@ class Call:
     def count(self, outcome: str) -> None:
         self.sandbox.counters.add(self.spec.name, self.key_id, self.endpoint, outcome)
 
+    def _unserve(self) -> None:
+        if self.served:
+            self.sandbox.counters.add(self.spec.name, self.key_id, self.endpoint, "served", -1)
+            self.served = False
+
     def refuse_auth(self, response: Response) -> Response:
-        """Answer an auth refusal decided by the route itself (e.g. Alpha Vantage's demo key)."""
+        """Answer an auth refusal decided by the route itself (e.g. Alpha Vantage's demo key).
+
+        The call then counts as ``auth_failed`` instead of ``served``.
+        """
+        self._unserve()
         self.count("auth_failed")
         return response
+
+    def refuse_quota(self, response: Response) -> Response:
+        """Answer a quota refusal decided after the gate (e.g. X's monthly post cap, counted in posts).
+
+        The call then counts as ``refused_quota`` instead of ``served``.
+        """
+        self._unserve()
+        self.count("refused_quota")
+        return response
+
+    def meter(self, windows: tuple[QuotaWindow, ...], scope: str = "") -> Response | None:
+        """Charge this call to explicit ``windows`` (e.g. one endpoint's own); the refusal, or None.
+
+        For providers whose windows differ per endpoint or key type: gate with ``count_quota=False``
+        (or pass ``windows=`` to :func:`gate`), run any route-level checks, then meter. Sets
+        ``decision`` and the provider's ``quota_headers``; a refusal uses its ``quota_reply``.
+        """
+        if not windows:
+            return None
+        decision = self.sandbox.quota.hit(self.spec.name, self.key_id, windows, self.ts, scope)
+        self.decision = decision
+        if self.spec.quota_headers is not None:
+            self.headers.update(self.spec.quota_headers(self, decision))
+        if decision.allowed:
+            return None
+        reply = self.spec.quota_reply(self, decision)
+        reply.headers.update(self.headers)
+        return self.refuse_quota(reply)
 
     def json(self, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
         """Answer ``payload`` as JSON, applying a body fault (drift, truncation) if one is active."""
@@ -259,11 +298,14 @@ async def gate(
     key: str | None,
     scope: str = "",
     count_quota: bool = True,
+    windows: tuple[QuotaWindow, ...] | None = None,
 ) -> Call:
     """Count, fault, authenticate and meter one call. Check ``call.reply`` first: if set, return it.
 
     ``endpoint`` labels the call in counters and is what fault route patterns match (with the
-    sub-path); ``scope`` separates quota buckets within a key (X's per-endpoint windows).
+    sub-path); ``scope`` separates quota buckets within a key (X's per-endpoint windows);
+    ``windows`` replaces the provider's windows for this call (still none when its quota is off).
+    ``request`` may be a WebSocket at its handshake (counted, faulted and authenticated the same way).
     """
     sandbox = sandbox_of(request)
     spec = sandbox.providers[provider]
@@ -300,20 +342,15 @@ async def gate(
             call.reply = spec.invalid_key_reply(call)
             return call
 
-    windows = sandbox.windows(provider) if count_quota else ()
-    if windows:
-        decision = sandbox.quota.hit(provider, kid, windows, call.ts, scope)
-        call.decision = decision
-        if spec.quota_headers is not None:
-            call.headers.update(spec.quota_headers(call, decision))
-        if not decision.allowed:
-            counters.add(provider, kid, endpoint, "refused_quota")
-            reply = spec.quota_reply(call, decision)
-            reply.headers.update(call.headers)
-            call.reply = reply
+    if count_quota:
+        in_force = sandbox.windows(provider)
+        refusal = call.meter(in_force if windows is None else (windows if in_force else ()), scope)
+        if refusal is not None:
+            call.reply = refusal
             return call
 
     counters.add(provider, kid, endpoint, "served")
+    call.served = True
     return call
 
 

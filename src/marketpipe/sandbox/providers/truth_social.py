@@ -85,6 +85,7 @@ PROVIDER = ProviderSpec(
     requires_key=False,  # token validity is checked in _open (issued tokens are valid too)
     invalid_key_reply=_bad_token,
     quota_reply=_quota_reply,
+    quota_headers=lambda call, decision: _rate_headers(decision),
     description="Truth Social (Mastodon API as used by truthbrush): accounts, statuses, trends",
 )
 
@@ -104,15 +105,7 @@ async def _open(request: Request, endpoint: str) -> tuple[Call, Response | None]
     issued = _ISSUED.get(call.sandbox, set())
     if token not in issued and not call.sandbox.key_valid(call.spec, token):
         return call, call.refuse_auth(_bad_token(call))
-    windows = call.sandbox.windows(NAME)
-    if windows:
-        decision = call.sandbox.quota.hit(NAME, call.key_id, windows, call.ts)
-        call.decision = decision
-        call.headers.update(_rate_headers(decision))
-        if not decision.allowed:
-            call.count("refused_quota")
-            return call, _quota_reply(call, decision)
-    return call, None
+    return call, call.meter(call.sandbox.windows(NAME))
 
 
 # -- OAuth ------------------------------------------------------------------------------------------

@@ -170,6 +170,7 @@ PROVIDER = ProviderSpec(
     missing_key_reply=_unauthorized,
     invalid_key_reply=_unauthorized,
     quota_reply=_quota_reply,
+    quota_headers=lambda call, decision: _rate_headers(decision),
     description="X API v2: user lookup and user Post timeline (Free tier windows by default)",
 )
 
@@ -203,14 +204,7 @@ async def _open(request: Request, endpoint: str) -> tuple[Call, Response | None]
     if call.key and call.key.lower().startswith("unenrolled"):
         return call, call.refuse_auth(json_response(CLIENT_FORBIDDEN, 403))
     windows = tuple(w for w in call.sandbox.windows(NAME) if w.name.startswith(endpoint + ":"))
-    if windows:
-        decision = call.sandbox.quota.hit(NAME, call.key_id, windows, call.ts, scope=endpoint)
-        call.decision = decision
-        call.headers.update(_rate_headers(decision))
-        if not decision.allowed:
-            call.count("refused_quota")
-            return call, _quota_reply(call, decision)
-    return call, None
+    return call, call.meter(windows, scope=endpoint)
 
 
 def _post_cap(call: Call) -> QuotaWindow | None:
@@ -224,8 +218,7 @@ def _charge_posts(call: Call, posts: int) -> Response | None:
         return None
     first = call.sandbox.quota.hit(NAME, call.key_id, (cap,), call.ts, scope=POST_CAP)
     if not first.allowed:
-        call.count("refused_quota")
-        return json_response(USAGE_CAPPED, 429, call.headers)
+        return call.refuse_quota(json_response(USAGE_CAPPED, 429, call.headers))
     for _ in range(posts - 1):  # the call that crosses the cap still gets its page
         if not call.sandbox.quota.hit(NAME, call.key_id, (cap,), call.ts, scope=POST_CAP).allowed:
             break
