@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -42,8 +43,15 @@ def _demo_environment(kafka_flavour: str) -> dict[str, str]:
     for provider in PROVIDERS:
         var = f"MARKETPIPE_{provider.upper()}_KEYS"
         if provider not in ("bithumb", "sp500_list") and not os.environ.get(var):
-            env[var] = ",".join(f"demo-{provider}-{i}" for i in range(1, DEMO_KEYS_PER_PROVIDER + 1))
+            env[var] = ",".join(_demo_key(provider, i) for i in range(1, DEMO_KEYS_PER_PROVIDER + 1))
     return env
+
+
+def _demo_key(provider: str, index: int) -> str:
+    """A made-up key the sandbox accepts (FRED checks the real format: 32 lower-case alphanumerics)."""
+    if provider == "fred":
+        return hashlib.md5(f"demo-fred-{index}".encode(), usedforsecurity=False).hexdigest()
+    return f"demo-{provider}-{index}"
 
 
 def _pick_kafka(requested: str) -> str:
