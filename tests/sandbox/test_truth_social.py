@@ -46,16 +46,17 @@ def _created_ms(status: dict) -> int:
 
 def test_password_grant_issues_a_bearer_token_that_works(sandbox) -> None:
     base = sandbox.base_url("truth_social")
+    oauth = base.removesuffix("/api")  # like truthsocial.com/oauth/v2/token, beside /api
     grant = {
         "client_id": "web-client", "client_secret": "web-secret", "grant_type": "password", "username": "analyst",
         "password": "s3cret", "redirect_uri": "urn:ietf:wg:oauth:2.0:oob", "scope": "read",
     }  # fmt: skip
-    reply = httpx.post(f"{base}/oauth/v2/token", json=grant)
+    reply = httpx.post(f"{oauth}/oauth/v2/token", json=grant)
     assert reply.status_code == 200
     body = reply.json()
     assert list(body) == ["access_token", "token_type", "scope", "created_at"]
     assert body["token_type"] == "Bearer" and isinstance(body["created_at"], int)
-    form = httpx.post(f"{base}/oauth/v2/token", data=grant)
+    form = httpx.post(f"{oauth}/oauth/v2/token", data=grant)
     assert form.json()["access_token"] == body["access_token"]
     sandbox.admin.set_keys("truth_social", valid=["only-this-one"])
     looked_up = httpx.get(
@@ -64,9 +65,10 @@ def test_password_grant_issues_a_bearer_token_that_works(sandbox) -> None:
         headers={"Authorization": f"Bearer {body['access_token']}"},
     )
     assert looked_up.status_code == 200 and looked_up.json()["username"] == "WhiteHouse"
-    bad = httpx.post(f"{base}/oauth/v2/token", json={**grant, "password": "invalid-password"})
+    bad = httpx.post(f"{oauth}/oauth/v2/token", json={**grant, "password": "invalid-password"})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
-    wrong_grant = httpx.post(f"{base}/oauth/v2/token", json={**grant, "grant_type": "client_credentials"})
+    wrong_grant = httpx.post(f"{oauth}/oauth/v2/token", json={**grant, "grant_type": "client_credentials"})
+    assert httpx.post(f"{base}/oauth/v2/token", json=grant).status_code == 404  # not below /api
     assert wrong_grant.status_code == 400 and wrong_grant.json()["error"] == "unsupported_grant_type"
 
 

@@ -54,4 +54,8 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
             raise ValueError(f"sandbox provider {spec.name!r} registered twice")
         sandbox.providers[spec.name] = spec
         app.include_router(spec.router, prefix=ROUTE_PREFIXES[spec.name])
+        for mount, extra in spec.extra_routers:
+            if not mount.startswith("/") or mount.startswith(ADMIN_PREFIX):
+                raise ValueError(f"sandbox provider {spec.name!r}: bad extra mount prefix {mount!r}")
+            app.include_router(extra, prefix=mount)
     return app

@@ -66,7 +66,8 @@ class ProviderSpec:
     has them below its base URL); ``quota`` is the published per-key limit; the ``*_reply`` hooks
     build the provider's real refusal bodies; ``quota_headers`` adds rate-limit headers to every reply;
     ``on_reset`` restores provider-specific switches (sandbox-only settings) when the admin resets the
-    sandbox's policy.
+    sandbox's policy; ``extra_routers`` are (mount prefix, router) pairs for real paths that live
+    outside the provider's API prefix (Truth Social's ``/oauth/v2/token`` beside ``/api``).
     """
 
     name: str
@@ -80,6 +81,7 @@ class ProviderSpec:
     server_error_reply: Callable[[Call, int], Response] = _default_server_error
     quota_headers: HeadersFn | None = None
     on_reset: Callable[[Sandbox], None] | None = None
+    extra_routers: list[tuple[str, APIRouter]] = field(default_factory=list)
     description: str = ""
 
 

@@ -1,8 +1,8 @@
 """Truth Social (Mastodon fork) simulator, as the ``truthbrush`` client sees it (spec §7).
 
-- ``POST /oauth/v2/token`` (password grant, JSON or form body) issues a Bearer token. On the real site it
-  sits beside ``/api`` (``https://truthsocial.com/oauth/v2/token``); the core mounts a provider only below
-  its prefix, so the sandbox serves it at ``/truthsocial/api/oauth/v2/token`` for now.
+- ``POST /oauth/v2/token`` (password grant, JSON or form body) issues a Bearer token. As on the real site
+  it sits beside ``/api`` (``https://truthsocial.com/oauth/v2/token``): the sandbox serves it at
+  ``/truthsocial/oauth/v2/token`` (an extra router of this provider).
 - ``GET /v1/accounts/lookup?acct=``, ``/v1/accounts/{id}``, ``/v1/accounts/{id}/statuses`` (``max_id``,
   ``since_id``, ``min_id``, ``limit`` ≤ 40, ``exclude_replies``, ``pinned``; RFC 5988 ``Link`` header),
   ``/v1/trends`` (20 tags) and ``/v1/truth/trending/truths`` (``limit`` ≤ 20).
@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from marketpipe.sandbox.core import Call, ProviderSpec, Sandbox, gate, json_response
+from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
 from marketpipe.sandbox.providers import truth_social_world as tw
 from marketpipe.sandbox.quota import QuotaDecision, QuotaWindow
 
@@ -53,6 +54,11 @@ INVALID_GRANT = {
 }
 
 router = APIRouter()
+
+#: Real paths beside ``/api`` (the provider's prefix without its ``/api`` tail).
+oauth_router = APIRouter()
+OAUTH_MOUNT = SANDBOX_PREFIXES[NAME].removesuffix("/api")
+
 #: Tokens issued by ``/oauth/v2/token``, per sandbox instance (forgotten with the instance).
 _ISSUED: weakref.WeakKeyDictionary[Sandbox, set[str]] = weakref.WeakKeyDictionary()
 
@@ -86,6 +92,7 @@ PROVIDER = ProviderSpec(
     invalid_key_reply=_bad_token,
     quota_reply=_quota_reply,
     quota_headers=lambda call, decision: _rate_headers(decision),
+    extra_routers=[(OAUTH_MOUNT, oauth_router)],
     description="Truth Social (Mastodon API as used by truthbrush): accounts, statuses, trends",
 )
 
@@ -111,7 +118,7 @@ async def _open(request: Request, endpoint: str) -> tuple[Call, Response | None]
 # -- OAuth ------------------------------------------------------------------------------------------
 
 
-@router.post("/oauth/v2/token")
+@oauth_router.post("/oauth/v2/token")
 async def oauth_token(request: Request) -> Response:
     """Password grant → ``{"access_token", "token_type": "Bearer", "scope", "created_at"}``."""
     call = await gate(request, NAME, endpoint="/oauth/v2/token", key=None, count_quota=False)
