@@ -27,6 +27,18 @@ def _libs_dir() -> Path:
     return Path(override) if override else _REPO / ".marketpipe" / "kafka" / "libs"
 
 
+def _warm_up_idempotence(bootstrap: str) -> None:
+    """One acknowledged idempotent produce: a fresh broker hands out producer ids only after its
+    controller allocated a block (slow on a loaded machine); pay that once, not in every test."""
+    from marketpipe.stream.bus import make_producer
+
+    ensure_topics(bootstrap, [TopicSpec("t-warmup", 1)])
+    producer = make_producer(bootstrap)
+    producer.produce("t-warmup", key=b"warmup", value=b"{}")
+    if producer.flush(180):
+        raise KafkaRuntimeError("kafka: the first idempotent produce was not acknowledged within 180 s")
+
+
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafkaBroker]:
     """The session's real Apache Kafka broker (an :class:`ApacheKafkaBroker`, already started)."""
@@ -34,6 +46,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKaf
         libs = ensure_jars(_libs_dir())
         broker = ApacheKafkaBroker(work_dir=tmp_path_factory.mktemp("kafka"), libs_dir=libs)
         broker.start(timeout=120)
+        _warm_up_idempotence(broker.bootstrap)
     except KafkaRuntimeError as exc:
         pytest.fail(f"Apache Kafka is required and could not start: {exc}")
     yield broker
