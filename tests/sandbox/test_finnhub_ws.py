@@ -354,3 +354,13 @@ def test_admin_reset_restores_the_stream_defaults(sandbox, ws_settings: httpx.Cl
     ws_settings.post("/_settings", json={"symbol_limit": 2, "rate": 5})
     sandbox.admin.reset()
     assert ws_settings.get("/_settings").json()["settings"] == defaults
+
+
+def test_reconnecting_with_the_same_key_after_closing_is_not_a_second_connection(sandbox) -> None:
+    for _ in range(10):
+        with _open(sandbox, token=KEY, rate=500) as ws:
+            _subscribe(ws, "AAPL")
+            _until(ws, lambda m: bool(_trades(m)), "trades")
+    with _open(sandbox, token=KEY, rate=500) as ws:
+        _subscribe(ws, "MSFT")
+        assert _until(ws, lambda m: len(_trades(m)) > 20, "trades after ten reconnects")

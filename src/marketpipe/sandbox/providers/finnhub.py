@@ -140,7 +140,7 @@ async def news(request: Request) -> Response:
         min_id = int(request.query_params.get("minId") or 0)
     except ValueError:
         return call.json({"error": "minId must be an integer"}, 422)
-    items = finnhub_data.market_news(category, min_id, call.now, _companies(call.world), call.world.seed)
+    items = finnhub_data.market_news(category, min_id, call.now, call.world.constituents, call.world.seed)
     return call.json(items)
 
 

@@ -190,11 +190,15 @@ def company_news(
 # -- market news ------------------------------------------------------------------------------------
 
 
-def _market_item(category: str, k: int, companies: Sequence[CompanyLike], seed: int) -> dict[str, Any]:
+def _market_item(
+    category: str, k: int, companies_on: Callable[[date], Sequence[CompanyLike]], seed: int
+) -> dict[str, Any]:
     cat_index = MARKET_CATEGORIES.index(category)
     every = MARKET_NEWS_EVERY_MIN[category]
     rng = _rng("finnhub-market-news", seed, category, k)
     published = MARKET_NEWS_EPOCH + timedelta(minutes=every * k, seconds=rng.randrange(0, every * 60))
+    # The companies listed on the item's own day: a later index change never rewrites old news.
+    companies = companies_on(published.date())
     company = companies[rng.randrange(len(companies))]
     other = companies[rng.randrange(len(companies))]
     headline = rng.choice(_MARKET_HEADLINES[category]).format(
@@ -218,7 +222,11 @@ def _market_item(category: str, k: int, companies: Sequence[CompanyLike], seed: 
 
 
 def market_news(
-    category: str, min_id: int, now: datetime, companies: Sequence[CompanyLike], seed: int
+    category: str,
+    min_id: int,
+    now: datetime,
+    companies_on: Callable[[date], Sequence[CompanyLike]],
+    seed: int,
 ) -> list[dict[str, Any]]:
     """``/news``: the latest batch (≤100 items) of ``category``, newest first, only ids > ``min_id``."""
     every = MARKET_NEWS_EVERY_MIN[category]
@@ -232,7 +240,7 @@ def market_news(
     for k in range(newest_k, max(-1, newest_k - MARKET_NEWS_BATCH - 2), -1):
         if MARKET_ID_BASE + 4 * k + cat_index <= min_id:
             break
-        item = _market_item(category, k, companies, seed)
+        item = _market_item(category, k, companies_on, seed)
         if item["datetime"] <= now_epoch:
             items.append(item)
         if len(items) == MARKET_NEWS_BATCH:

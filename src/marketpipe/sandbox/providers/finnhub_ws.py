@@ -92,6 +92,7 @@ class _Connection:
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent_messages: int = 0
     sent_trades: int = 0
+    client_gone: bool = False  # the client closed; the handler is still winding down
 
 
 @dataclass
@@ -271,6 +272,7 @@ async def _receive_loop(conn: _Connection) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
+            conn.client_gone = True
             return
         raw = message.get("text") or message.get("bytes") or b""
         try:
@@ -428,7 +430,8 @@ async def trades(websocket: WebSocket) -> None:
     await websocket.accept()
     conn = _Connection(websocket=websocket, kid=key_id(token), settings=settings)
     siblings = state.by_key.setdefault(conn.kid, [])
-    if settings.exclusive_key and siblings:
+    # A sibling whose client already closed is leaving: a reconnect does not collide with it.
+    if settings.exclusive_key and any(not other.client_gone for other in siblings):
         # Real behaviour: one connection per key; a second one drops both.
         for other in siblings:
             other.close_code, other.close_reason = 1008, "Too many connections for this API key"
