@@ -94,10 +94,10 @@ class _Batch:
 class _Writer:
     """One background thread running submitted jobs in order; at most one job waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name="sink-writer", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -133,6 +133,29 @@ class _Writer:
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(30)
+
+
+class _Stages:
+    """The two ordered stages after decoding: PostgreSQL (rows + offsets), then Redis."""
+
+    def __init__(self) -> None:
+        self.pg = _Writer("sink-pg")
+        self.redis = _Writer("sink-redis")
+
+    def check(self) -> None:
+        self.pg.check()
+        self.redis.check()
+
+    def drain(self) -> None:
+        self.pg.drain()  # may still hand work to the Redis stage
+        self.redis.drain()
+
+    def idle(self) -> bool:
+        return self.pg.idle() and self.redis.idle()
+
+    def close(self) -> None:
+        self.pg.close()
+        self.redis.close()
 
 
 class Backoff:
@@ -184,7 +207,7 @@ class Sink:
         self._needs_rehydrate = True
         self._pending_kafka_commit: list[TopicPartition] = []
         self._commit_lock = threading.Lock()
-        self._writer: _Writer | None = None
+        self._stages: _Stages | None = None
         self.latencies_ms: list[int] | None = [] if record_latency else None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
@@ -208,8 +231,9 @@ class Sink:
     def run(self, *, max_messages: int | None = None, idle_exit_s: float | None = None) -> SinkMetrics:
         """Consume until stopped (or ``max_messages`` consumed, or idle for ``idle_exit_s``).
 
-        The main thread consumes and decodes batch N+1 while a writer thread commits batch N to
-        PostgreSQL and Redis (in order, one at a time), so Python and the database work in parallel.
+        Three stages run in parallel, each strictly in batch order: the main thread consumes and
+        decodes batch N+2, a PostgreSQL thread commits batch N+1 (rows + offsets), a Redis thread
+        applies batch N and then hands its offsets to the main thread for the Kafka commit.
         """
         self.metrics.serve(self.settings.metrics_port)
         try:
@@ -217,40 +241,40 @@ class Sink:
             self.rehydrate()
         except redis.RedisError as exc:
             self._redis_failed(exc)
-        self._writer = _Writer()
+        self._stages = _Stages()
         self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_data = time.monotonic()
         consumed = 0
         try:
             while not self._stop:
                 msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
-                self._writer.check()
+                self._stages.check()
                 self._flush_kafka_commits()
                 if msgs:
                     batch = self._prepare(msgs)
-                    self._writer.submit(lambda b=batch: self._commit_batch(b))  # type: ignore[misc]
+                    self._stages.pg.submit(lambda b=batch: self._commit_batch(b))  # type: ignore[misc]
                     consumed += batch.result.consumed
                     last_data = time.monotonic()
                     if max_messages is not None and consumed >= max_messages:
                         break
                 else:
-                    if self._redis_down_since is not None and self._writer.idle():
-                        self._writer.submit(self._retry_redis)
+                    if self._redis_down_since is not None and self._stages.idle():
+                        self._stages.redis.submit(self._retry_redis)
                     if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                         break
                 self.metrics.maybe_log(self.settings.log_every_s, self.lag)
-            self._writer.drain()
-            self._writer.check()
+            self._stages.drain()
+            self._stages.check()
             self._flush_kafka_commits()
         finally:
-            self._writer.close()
+            self._stages.close()
             self.close()
         return self.metrics
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Finish the in-flight batch so the next owner (maybe us) resumes after it.
-        if self._writer is not None:
-            self._writer.drain()
+        if self._stages is not None:
+            self._stages.drain()
         self._flush_kafka_commits()
 
     def close(self) -> None:
@@ -308,8 +332,8 @@ class Sink:
                 self._drop_conn()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._writer is not None:
-            self._writer.drain()  # stored offsets must include every batch already handed over
+        if self._stages is not None:
+            self._stages.drain()  # stored offsets must include every batch already handed over
         stored = self.stored_offsets()
         for tp in partitions:
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
@@ -386,8 +410,16 @@ class Sink:
 
         decoded = batch.decoded
         good = [d for d in decoded if (d.partition, d.offset) not in rejected] if rejected else decoded
-        result.redis_ok = self._update_redis(good)
         offsets = [TopicPartition(kind.topic, p, o) for p, o in batch.next_offsets.items()]
+        if self._stages is not None:
+            # Redis for batch N overlaps PostgreSQL for batch N+1 (still strictly in batch order).
+            self._stages.redis.submit(lambda: self._redis_part(result, good, offsets))
+        else:
+            self._redis_part(result, good, offsets)
+
+    def _redis_part(self, result: BatchResult, good: list[_Decoded], offsets: list[TopicPartition]) -> None:
+        """Redis stage: update Redis, then hand the offsets over for the Kafka commit."""
+        result.redis_ok = self._update_redis(good)
         if result.redis_ok:
             with self._commit_lock:
                 self._pending_kafka_commit = offsets
