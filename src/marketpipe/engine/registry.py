@@ -66,7 +66,11 @@ class ItemResult:
 
 FetchFn = Callable[[RunContext, str], "list[Row] | ItemResult"]
 ItemsFn = Callable[[RunContext], Sequence[str]]
-AfterMergeFn = Callable[["psycopg.Connection", RunContext, str, "list[Row]", "MergeResult"], None]
+#: Work in the item's transaction after its rows merged. It may return a MergeResult for rows it wrote
+#: itself (a second table), which the run adds to its counts; None otherwise.
+AfterMergeFn = Callable[
+    ["psycopg.Connection", RunContext, str, "list[Row]", "MergeResult"], "MergeResult | None"
+]
 
 
 def single_item(ctx: RunContext) -> Sequence[str]:

@@ -460,6 +460,8 @@ class _Run:
                     touch=self.spec.touch,
                 )
             if self.spec.after_merge is not None:
-                self.spec.after_merge(self.conn, self.ctx, item, rows, merged)
+                extra = self.spec.after_merge(self.conn, self.ctx, item, rows, merged)
+                if isinstance(extra, MergeResult):  # rows the hook wrote to another table
+                    merged = merged + extra
             self.cursor.record_done(item, self.ctx.run_id, self.ctx.now(), result.state)
         self.merged = self.merged + merged

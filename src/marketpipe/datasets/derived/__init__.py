@@ -1,0 +1,1 @@
+"""Datasets of the 'derived' group: built from other tables (and Redis), no external call."""
