@@ -10,7 +10,7 @@ is nearly complete when it runs. The seed's invalid ``politics`` category is gon
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
 
@@ -37,6 +37,9 @@ class SourcesPlan(BaseModel):
 
 
 class NewsApiPlan(BaseModel):
+    #: The day collected = logical date minus this many days (0: the logical day itself). A knob for
+    #: the Developer plan's reported 24-hour delay, should the logical day come back empty.
+    window_day_offset: int = Field(default=0, ge=0, le=29)
     headlines: HeadlinesPlan
     everything: EverythingPlan
     sources: SourcesPlan
@@ -66,13 +69,18 @@ def planned_queries(ctx: RunContext) -> Sequence[str]:
     return newsapi_plan().items()
 
 
+def window_day(ctx: RunContext) -> date:
+    """The UTC day whose articles this run collects."""
+    return ctx.logical_date - timedelta(days=newsapi_plan().window_day_offset)
+
+
 def request_for(item: str, ctx: RunContext) -> ApiRequest:
     plan = newsapi_plan()
     kind, _, value = item.partition(":")
     if kind == "headlines":
         return newsapi_parse.headlines_request(category=value)
     if kind == "everything":
-        return newsapi_parse.everything_request(value, ctx.logical_date, plan.everything.sort_by)
+        return newsapi_parse.everything_request(value, window_day(ctx), plan.everything.sort_by)
     if kind == "sources":
         return newsapi_parse.headlines_request(sources=plan.sources.ids)
     raise ConfigurationError(f"market_news: unknown plan item {item!r}")
@@ -80,7 +88,7 @@ def request_for(item: str, ctx: RunContext) -> ApiRequest:
 
 def fetch(ctx: RunContext, item: str) -> list[Row]:
     reply = ctx.call(request_for(item, ctx))
-    day = ctx.logical_date
+    day = window_day(ctx)
     return [row for row in newsapi_parse.parse_articles(reply.json()) if row["published_at"].date() == day]
 
 
