@@ -94,6 +94,9 @@ class SinkKind:
     redis: RedisLayout
     # SQL returning (instrument, row as json) of the newest row per instrument, for Redis rehydration.
     latest_sql: str
+    # The table key of a decoded message, in conflict_key order (to know which rows a fallback skipped).
+    row_key: Callable[[Any], tuple[Any, ...]] = lambda m: ()
+    candles: bool = False  # keep 1m/5m/1h OHLCV in trade_candles (trade kinds)
 
     def with_topic(self, topic: str) -> SinkKind:
         """The same kind reading another topic (tests use uniquely named topics)."""
@@ -195,6 +198,8 @@ SP500 = SinkKind(
         ttl_s=5 * 24 * 3600,
     ),
     latest_sql=_trade_latest_sql("sp500_websocket_trades"),
+    row_key=lambda t: (t.symbol, t.timestamp_ms, t.seq),
+    candles=True,
 )
 
 TOPGAINERS = SinkKind(
@@ -217,6 +222,8 @@ TOPGAINERS = SinkKind(
         ttl_s=5 * 24 * 3600,
     ),
     latest_sql=_trade_latest_sql("finnhub_trades"),
+    row_key=lambda t: (t.symbol, t.timestamp_ms, t.seq),
+    candles=True,
 )
 
 
@@ -318,6 +325,7 @@ CRYPTO = SinkKind(
                  ORDER BY t.timestamp_field DESC LIMIT 1) r
          WHERE mk.market IS NOT NULL
     """,
+    row_key=lambda m: (m["market"], m["timestamp"]),
 )
 
 KINDS: dict[str, SinkKind] = {k.name: k for k in (SP500, TOPGAINERS, CRYPTO)}

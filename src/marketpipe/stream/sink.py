@@ -44,6 +44,7 @@ import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from psycopg import errors as pg_errors
 
+from marketpipe.stream import candles
 from marketpipe.stream.bus import make_consumer
 from marketpipe.stream.codec import CodecError
 from marketpipe.stream.dlq import DeadLetter, DeadLetterQueue
@@ -448,7 +449,7 @@ class Sink:
             conn = self._pg()
             try:
                 with conn.transaction():
-                    written, conflicted, bad = self._write_rows(conn, decoded)
+                    written, conflicted, bad, skipped = self._write_rows(conn, decoded)
                     rejected: set[tuple[int, int]] = set()
                     if bad:
                         msgs_by_pos = {(m.partition() or 0, m.offset() or 0): m for m in msgs}
@@ -468,6 +469,14 @@ class Sink:
                         dead.extend(letters)
                     if dead:
                         self._record_dead(conn, dead)
+                    if self.kind.candles and written:
+                        inserted = [
+                            d.msg
+                            for d in decoded
+                            if (d.partition, d.offset) not in rejected
+                            and not (skipped and self.kind.row_key(d.msg) in skipped)
+                        ]
+                        candles.merge(conn, self.kind.name, candles.aggregate(inserted))
                     self._store_offsets(conn, next_offsets)
                 return written, conflicted, rejected
             except _CONNECTION_ERRORS as exc:
@@ -484,24 +493,24 @@ class Sink:
 
     def _write_rows(
         self, conn: psycopg.Connection, items: list[_Decoded]
-    ) -> tuple[int, int, list[tuple[_Decoded, Exception]]]:
-        """Write ``items``; returns (written, conflicted, [(bad item, error)])."""
+    ) -> tuple[int, int, list[tuple[_Decoded, Exception]], set[tuple[Any, ...]]]:
+        """Write ``items``; returns (written, conflicted, [(bad item, error)], keys skipped as present)."""
         if not items:
-            return 0, 0, []
+            return 0, 0, [], set()
         try:
             with conn.transaction():
-                written, conflicted = self._copy(conn, items)
-            return written, conflicted, []
+                written, conflicted, skipped = self._copy(conn, items)
+            return written, conflicted, [], skipped
         except _ROW_ERRORS as exc:
             if len(items) == 1:
-                return 0, 0, [(items[0], exc)]
+                return 0, 0, [(items[0], exc)], set()
         # Bisect to isolate the rows PostgreSQL refuses: O(bad · log n) savepoints.
         mid = len(items) // 2
-        w1, c1, b1 = self._write_rows(conn, items[:mid])
-        w2, c2, b2 = self._write_rows(conn, items[mid:])
-        return w1 + w2, c1 + c2, b1 + b2
+        w1, c1, b1, s1 = self._write_rows(conn, items[:mid])
+        w2, c2, b2, s2 = self._write_rows(conn, items[mid:])
+        return w1 + w2, c1 + c2, b1 + b2, s1 | s2
 
-    def _copy(self, conn: psycopg.Connection, items: list[_Decoded]) -> tuple[int, int]:
+    def _copy(self, conn: psycopg.Connection, items: list[_Decoded]) -> tuple[int, int, set[tuple[Any, ...]]]:
         kind = self.kind
         columns = ", ".join(kind.columns)
         payload = "\n".join(i.line for i in items) + "\n"
@@ -512,7 +521,7 @@ class Sink:
                 cur.copy(f"COPY {kind.table} ({columns}) FROM STDIN") as copy,
             ):
                 copy.write(payload)
-            return len(items), 0
+            return len(items), 0, set()
         except pg_errors.UniqueViolation:
             pass
         # Some key exists already: stage and insert what is new (never a duplicate, never an error).
@@ -524,12 +533,14 @@ class Sink:
             cur.execute(f"TRUNCATE {stage}")
             with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
                 copy.write(payload)
+            key = ", ".join(kind.conflict_key)
             cur.execute(
                 f"INSERT INTO {kind.table} ({columns}) SELECT {columns} FROM {stage} "
-                f"ON CONFLICT ({', '.join(kind.conflict_key)}) DO NOTHING"
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
             )
-            written = max(cur.rowcount, 0)
-        return written, len(items) - written
+            inserted = {tuple(row) for row in cur.fetchall()}
+        skipped = {k for k in (kind.row_key(i.msg) for i in items) if k not in inserted}
+        return len(inserted), len(items) - len(inserted), skipped
 
     def _record_dead(self, conn: psycopg.Connection, dead: list[DeadLetter]) -> None:
         with conn.cursor() as cur:

@@ -1,0 +1,107 @@
+"""1m / 5m / 1h OHLCV candles from trades, merged into ``trade_candles`` inside the sink's transaction.
+
+Per batch the trades actually inserted are aggregated in memory (1-minute buckets first, rolled up to
+5 minutes and 1 hour), copied into a temporary table and merged with one
+``INSERT … ON CONFLICT DO UPDATE``: high/low by GREATEST/LEAST, volume and count added, open/close
+taken from the trade with the smallest/largest order key (``timestamp_ms * 32768 + seq``), so late
+or out-of-order trades land in the right candle with the right open and close. Because this runs in
+the same transaction as the rows and the offsets, a replayed batch never adds its volume twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+
+INTERVALS_S = (60, 300, 3600)
+_SEQ_SPAN = 32768
+
+# [open, high, low, close, volume, trades, open_key, close_key]
+Candle = list[Any]
+
+
+def aggregate(trades: Iterable[Any]) -> dict[tuple[str, int, int], Candle]:
+    """Candles of ``trades`` (objects with symbol, price, volume, timestamp_ms, seq) per interval."""
+    minute: dict[tuple[str, int], Candle] = {}
+    for t in trades:
+        ts = t.timestamp_ms
+        order = ts * _SEQ_SPAN + t.seq
+        key = (t.symbol, ts - ts % 60_000)
+        c = minute.get(key)
+        price = t.price
+        if c is None:
+            minute[key] = [price, price, price, price, t.volume, 1, order, order]
+            continue
+        if price > c[1]:
+            c[1] = price
+        if price < c[2]:
+            c[2] = price
+        c[4] += t.volume
+        c[5] += 1
+        if order < c[6]:
+            c[0], c[6] = price, order
+        if order > c[7]:
+            c[3], c[7] = price, order
+    out: dict[tuple[str, int, int], Candle] = {(s, 60, b): c for (s, b), c in minute.items()}
+    for interval in INTERVALS_S[1:]:
+        span = interval * 1000
+        for (symbol, bucket), c in minute.items():
+            key3 = (symbol, interval, bucket - bucket % span)
+            have = out.get(key3)
+            if have is None:
+                out[key3] = list(c)
+                continue
+            have[1] = max(have[1], c[1])
+            have[2] = min(have[2], c[2])
+            have[4] += c[4]
+            have[5] += c[5]
+            if c[6] < have[6]:
+                have[0], have[6] = c[0], c[6]
+            if c[7] > have[7]:
+                have[3], have[7] = c[3], c[7]
+    return out
+
+
+_STAGE = "_mp_stage_candles"
+_COLUMNS = (
+    "stream, symbol, interval_s, bucket_ms, open, high, low, close, volume, trades, open_key, close_key"
+)
+
+
+def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, int], Candle]) -> int:
+    """Merge ``candles`` into ``trade_candles`` (inside the caller's transaction); returns rows touched."""
+    if not candles:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (stream text, symbol text, interval_s int, bucket_ms bigint,"
+            " open numeric, high numeric, low numeric, close numeric, volume numeric, trades int,"
+            " open_key bigint, close_key bigint)"
+        )
+        cur.execute(f"TRUNCATE {_STAGE}")
+        with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN") as copy:
+            for (symbol, interval, bucket), c in candles.items():
+                copy.write_row(
+                    (stream, symbol, interval, bucket, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+                )
+        cur.execute(
+            f"""
+            INSERT INTO trade_candles AS c (stream, symbol, interval_s, bucket_start, open, high, low, close,
+                                            volume, trades, open_key, close_key)
+            SELECT stream, symbol, interval_s, to_timestamp(bucket_ms / 1000.0), open, high, low, close,
+                   volume, trades, open_key, close_key FROM {_STAGE}
+            ON CONFLICT (stream, symbol, interval_s, bucket_start) DO UPDATE SET
+                open = CASE WHEN EXCLUDED.open_key < c.open_key THEN EXCLUDED.open ELSE c.open END,
+                open_key = LEAST(c.open_key, EXCLUDED.open_key),
+                close = CASE WHEN EXCLUDED.close_key > c.close_key THEN EXCLUDED.close ELSE c.close END,
+                close_key = GREATEST(c.close_key, EXCLUDED.close_key),
+                high = GREATEST(c.high, EXCLUDED.high),
+                low = LEAST(c.low, EXCLUDED.low),
+                volume = c.volume + EXCLUDED.volume,
+                trades = c.trades + EXCLUDED.trades,
+                updated_at = now()
+            """
+        )
+        return max(cur.rowcount, 0)
