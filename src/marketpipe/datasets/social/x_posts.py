@@ -5,10 +5,11 @@ not been collected for that date yet. Each account is served by its planned toke
 ``MARKETPIPE_X_KEYS``; wrapped when fewer tokens are configured) and asks only for posts newer than the
 newest stored one (``since_id``; the first time, posts since the day before the logical date).
 
-The free tier allows one timeline call per token per 15 minutes. A 429 marks the token spent until
-``x-rate-limit-reset`` (the quota ledger keeps it); an account whose token is spent fails with
-:class:`TokenSpent` and stays due — the other tokens' accounts go on — and the next run (every 15
-minutes) picks it up. No sleeps: the seed slept up to 90 minutes inside the task.
+The free tier allows one timeline call per token per 15 minutes, so a run (every 15 minutes) takes at
+most that many due accounts per token, highest priority first; the others follow in later runs. A 429
+marks the token spent until ``x-rate-limit-reset`` (the quota ledger keeps it); an account whose token
+is spent fails with :class:`TokenSpent` and stays due while the other tokens' accounts go on. No
+sleeps: the seed slept up to 90 minutes inside the task.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from datetime import UTC, datetime, time, timedelta
 from marketpipe.datasets.social._x_plan import all_accounts
 from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
 from marketpipe.http.errors import CollectError, InvalidKeyError, QuotaExhausted
-from marketpipe.providers import x_parse
+from marketpipe.http.types import QuotaWindow
+from marketpipe.providers import x, x_parse
 
 #: How long an account X reported as not found (suspended, renamed) is left alone.
 NOT_FOUND_RETRY = timedelta(days=1)
@@ -41,23 +43,65 @@ class UnknownAccount(CollectError):
     retryable = True
 
 
+def _timeline_window() -> QuotaWindow | None:
+    return next((w for w in x.PROVIDER.windows if w.scope == x.TIMELINE), None)
+
+
+#: Failures that made no successful timeline call (a refused or spent token, an unknown account).
+_NO_CALL_FAILURES = ("TokenSpent", "TokenRefused", "UnknownAccount")
+
+
 def due_accounts(ctx: RunContext) -> Sequence[str]:
+    """Accounts due on the logical date and not yet collected for it, by priority — at most as many
+    per token as the token's timeline window still allows (calls made in the current window by
+    earlier runs count), so a run never asks a token that has no call left."""
     day = ctx.logical_date
-    items: list[str] = []
+    now = ctx.now()
+    tokens = max(1, len(ctx.settings.keys("x")))
+    window = _timeline_window()
+    per_token = window.limit if window is not None else 1
+    window_start = window.bounds(now)[0] if window is not None else now
     plan = all_accounts()
-    due: list[tuple[int, int, str]] = []
-    for position, (item, (_, _, account)) in enumerate(plan.items()):
-        if account.due_on(day):
-            due.append((account.priority, position, item))
-    for _, _, item in sorted(due):
-        state = ctx.item_state(item)
+    states = {item: ctx.item_state(item) for item in plan}
+    used: dict[int, int] = {}
+    for item, (_, _, account) in plan.items():
+        state = states[item]
+        if state is None:
+            continue
+        called = (state.last_done_at is not None and state.last_done_at >= window_start) or (
+            state.failed
+            and state.last_error_at is not None
+            and state.last_error_at >= window_start
+            and state.last_error_class not in _NO_CALL_FAILURES
+        )
+        if called:
+            token = token_of(account.token, tokens)
+            used[token] = used.get(token, 0) + 1
+    due = sorted(
+        (account.priority, position, item)
+        for position, (item, (_, _, account)) in enumerate(plan.items())
+        if account.due_on(day)
+    )
+    items: list[str] = []
+    for _, _, item in due:
+        account = plan[item][2]
+        state = states[item]
         if state is not None and not state.failed and state.last_done_at is not None:
             if state.state.get("day") == day.isoformat():
                 continue  # already collected for this logical date
-            if state.state.get("not_found") and state.last_done_at > ctx.now() - NOT_FOUND_RETRY:
+            if state.state.get("not_found") and state.last_done_at > now - NOT_FOUND_RETRY:
                 continue  # suspended or renamed: X said so recently, do not spend a call on it again
+        token = token_of(account.token, tokens)
+        if used.get(token, 0) >= per_token:
+            continue  # this token's window is used up; a later run takes the account
+        used[token] = used.get(token, 0) + 1
         items.append(item)
     return items
+
+
+def token_of(planned: int, configured: int) -> int:
+    """The 1-based key index serving an account planned on token ``planned`` (wrapped to the pool)."""
+    return (planned - 1) % configured + 1
 
 
 def _user_id(ctx: RunContext, username: str) -> str:
@@ -83,8 +127,7 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
     request = x_parse.timeline_request(
         user_id, since_id=since_id, start_time=None if since_id else first_time
     )
-    tokens = max(1, len(ctx.settings.keys("x")))
-    token = (account.token - 1) % tokens + 1
+    token = token_of(account.token, max(1, len(ctx.settings.keys("x"))))
     try:
         reply = ctx.call(request, key_index=token)
     except QuotaExhausted as exc:
