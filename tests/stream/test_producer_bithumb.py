@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
 
 from marketpipe.stream import codec
 from marketpipe.stream.producers.bithumb import KST_SKEW_MS, BithumbProducer, BithumbProducerConfig
 from marketpipe.stream.producers.runner import ProducerThread
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
-    )
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from plugins._producerkit import read_topic, wait_for
 
 
 def make_producer(sandbox: Any, bootstrap: str, topic: str, **overrides: Any) -> BithumbProducer:
@@ -54,11 +27,11 @@ def make_producer(sandbox: Any, bootstrap: str, topic: str, **overrides: Any) ->
 
 
 def test_all_krw_tickers_in_few_calls_and_unchanged_timestamps_are_dropped(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str]
 ) -> None:
     topic = kafka_topic("bithumb")
     sandbox.admin.freeze()
-    producer = make_producer(sandbox, kafka_bootstrap, topic)
+    producer = make_producer(sandbox, idempotent_kafka, topic)
 
     async def three_polls() -> tuple[int, int, int]:
         async with producer.http_client() as client:
@@ -83,7 +56,7 @@ def test_all_krw_tickers_in_few_calls_and_unchanged_timestamps_are_dropped(
     calls_per_poll = -(-len(krw_markets) // producer.chunk_size)
     assert calls_per_poll == -(-len(krw_markets) // 200)
 
-    messages = read_topic(kafka_bootstrap, topic, first + third)
+    messages = read_topic(idempotent_kafka, topic, first + third)
     assert len(messages) == first + third
     seen: dict[str, list[int]] = {}
     for msg in messages:
@@ -100,11 +73,11 @@ def test_all_krw_tickers_in_few_calls_and_unchanged_timestamps_are_dropped(
 
 
 def test_rate_limit_backs_off_and_polling_resumes(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str]
 ) -> None:
     topic = kafka_topic("bithumb429")
     producer = make_producer(
-        sandbox, kafka_bootstrap, topic, markets=["KRW-BTC", "KRW-ETH", "KRW-XRP"], interval_s=0.2
+        sandbox, idempotent_kafka, topic, markets=["KRW-BTC", "KRW-ETH", "KRW-XRP"], interval_s=0.2
     )
     sandbox.admin.add_fault("bithumb", "rate_limit", "/v1/ticker", count=3)
     with ProducerThread(producer.run) as thread:
@@ -113,5 +86,5 @@ def test_rate_limit_backs_off_and_polling_resumes(
         assert thread.alive
     assert producer.stats.get("rate_limited") == 3
     assert producer.stats.get("polls") >= 1
-    bodies = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topic, 3)]
+    bodies = [orjson.loads(m.value()) for m in read_topic(idempotent_kafka, topic, 3)]
     assert {b["market"] for b in bodies} == {"KRW-BTC", "KRW-ETH", "KRW-XRP"}

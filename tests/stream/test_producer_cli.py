@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,30 +16,13 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 
 from marketpipe.stream.producers.sharding import shard_of
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
-    )
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
+from plugins._producerkit import read_topic
 
 
 def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], pg_dsn: str, tmp_path: Path
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], pg_dsn: str, tmp_path: Path
 ) -> None:
     current = sorted(sandbox.admin.constituents())[:20]
     with psycopg.connect(pg_dsn) as conn:
@@ -76,7 +58,7 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
             "produce",
             "finnhub",
             "--bootstrap",
-            kafka_bootstrap,
+            idempotent_kafka,
             "--topic",
             topic,
             "--log-interval",
@@ -107,7 +89,7 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
     assert int(summary["produced"]) > 0 and summary["produced"] == summary["delivered"]
 
     mine = sorted(s for s in current if shard_of(s, 2) == 1)
-    messages = read_topic(kafka_bootstrap, topic, int(summary["produced"]))
+    messages = read_topic(idempotent_kafka, topic, int(summary["produced"]))
     assert len(messages) == int(summary["produced"])
     bodies = [orjson.loads(m.value()) for m in messages]
     assert {b["symbol"] for b in bodies} <= set(mine)

@@ -7,8 +7,6 @@ sandbox faults on through the admin API, and reads the topic back with a plain c
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -16,43 +14,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
 from marketpipe.stream import codec
 from marketpipe.stream.producers.finnhub import FinnhubProducer, FinnhubProducerConfig
 from marketpipe.stream.producers.runner import ProducerThread
 from marketpipe.stream.producers.sharding import Shard, shard_of
+from plugins._producerkit import read_topic, wait_for
 
 SANDBOX_START_MS = 1_794_841_200_000  # 2026-11-16 15:00 UTC, the sandbox fixture's clock
-
-
-def read_topic(
-    bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 20.0
-) -> list[Any]:
-    """Every message of ``topic`` (at least ``expected``, or what arrived before ``timeout``)."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def make_producer(
@@ -62,14 +32,14 @@ def make_producer(
     universe: list[str],
     *,
     shard: Shard = Shard(0, 1),
-    token: str = "k2-token",
+    tokens: tuple[str, ...] = ("k2-token",),
     ws_query: str = "",
     **overrides: Any,
 ) -> FinnhubProducer:
     config = FinnhubProducerConfig(
         bootstrap=bootstrap,
         ws_url=sandbox.base_url("finnhub_ws") + ws_query,
-        token=SecretStr(token),
+        tokens=[SecretStr(t) for t in tokens],
         universe=universe,
         shard=shard,
         topic=topic,
@@ -87,17 +57,19 @@ def universe(sandbox: Any) -> list[str]:
 
 
 def test_trades_reach_kafka_keyed_by_symbol_with_normalised_fields(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], universe: list[str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], universe: list[str]
 ) -> None:
     topic = kafka_topic("trades", partitions=3)
-    producer = make_producer(sandbox, kafka_bootstrap, topic, universe, ws_query="?rate=2000")
+    producer = make_producer(sandbox, idempotent_kafka, topic, universe, ws_query="?rate=2000")
     with ProducerThread(producer.run):
-        wait_for(lambda: producer.stats.get("delivered") >= 2000, what="2000 delivered trades")
+        wait_for(lambda: producer.subscribed == set(universe), what="all symbols subscribed (paced)")
+        start = producer.stats.get("delivered")
+        wait_for(lambda: producer.stats.get("delivered") >= start + 1000, what="1000 more delivered trades")
     stats = producer.stats.snapshot()
     # Every produced message was acknowledged by the broker before stop() returned (flush on stop).
     assert stats["delivered"] == stats["produced"] and stats.get("delivery_failed", 0) == 0
 
-    messages = read_topic(kafka_bootstrap, topic, 3, stats["produced"])
+    messages = read_topic(idempotent_kafka, topic, stats["produced"], partitions=3)
     assert len(messages) == stats["produced"]
     partition_of: dict[str, set[int]] = defaultdict(set)
     keys_in_ms: set[tuple[str, int, int]] = set()
@@ -121,18 +93,18 @@ def test_trades_reach_kafka_keyed_by_symbol_with_normalised_fields(
 
 
 def test_three_shards_cover_every_symbol_exactly_once(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], universe: list[str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], universe: list[str]
 ) -> None:
     topic = kafka_topic("sharded", partitions=3)
     # One key per shard: like Finnhub, the sandbox drops both connections when two share a key.
     producers = [
         make_producer(
             sandbox,
-            kafka_bootstrap,
+            idempotent_kafka,
             topic,
             universe,
             shard=Shard(i, 3),
-            token=f"k2-shard-{i}",
+            tokens=(f"k2-shard-{i}",),
             ws_query="?rate=1000",
         )
         for i in range(3)
@@ -145,7 +117,7 @@ def test_three_shards_cover_every_symbol_exactly_once(
         for thread in threads:
             thread.stop()
     total = sum(p.stats.get("produced") for p in producers)
-    messages = read_topic(kafka_bootstrap, topic, 3, total)
+    messages = read_topic(idempotent_kafka, topic, total, partitions=3)
     assert len(messages) == total
     shards_of_symbol: dict[str, set[int]] = defaultdict(set)
     for msg in messages:
@@ -158,29 +130,27 @@ def test_three_shards_cover_every_symbol_exactly_once(
 
 def test_reconnects_and_resubscribes_after_the_sandbox_drops_the_connection(
     sandbox: Any,
-    kafka_bootstrap: str,
+    idempotent_kafka: str,
     kafka_topic: Callable[..., str],
     universe: list[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     topic = kafka_topic("reconnect")
     token = "k2-secret-token-value"
-    producer = make_producer(sandbox, kafka_bootstrap, topic, universe[:5], token=token)
+    producer = make_producer(sandbox, idempotent_kafka, topic, universe[:5], tokens=(token,))
     with caplog.at_level(logging.DEBUG), ProducerThread(producer.run) as thread:
         wait_for(lambda: producer.stats.get("delivered") >= 50, what="first trades")
         sandbox.admin.add_fault("finnhub_ws", "ws_disconnect", "trades", count=1, after_messages=2)
-        wait_for(lambda: producer.stream is not None and producer.stream.connections >= 2, what="reconnect")
+        wait_for(lambda: producer.connections >= 2, what="reconnect")
         delivered_after_reconnect = producer.stats.get("delivered")
         # The admin switch that drops every open stream at once, a second time.
         httpx.post(f"{sandbox.url}/finnhub/ws/_disconnect").raise_for_status()
-        wait_for(
-            lambda: producer.stream is not None and producer.stream.connections >= 3, what="2nd reconnect"
-        )
+        wait_for(lambda: producer.connections >= 3, what="2nd reconnect")
         wait_for(
             lambda: producer.stats.get("delivered") >= delivered_after_reconnect + 100, what="flow resumed"
         )
         assert thread.alive
-        assert producer.stream is not None and producer.stream.subscribed == set(universe[:5])
+        assert producer.subscribed == set(universe[:5])  # resubscribed after each reconnect
     assert producer.stats.get("reconnects") >= 2
     assert "event=finnhub.connection_lost" in caplog.text
     assert token not in caplog.text  # not in our logs, nor in the websockets library's debug log
@@ -188,10 +158,10 @@ def test_reconnects_and_resubscribes_after_the_sandbox_drops_the_connection(
 
 
 def test_garbage_frames_are_counted_and_skipped(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], universe: list[str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], universe: list[str]
 ) -> None:
     topic = kafka_topic("garbage")
-    producer = make_producer(sandbox, kafka_bootstrap, topic, universe[:5])
+    producer = make_producer(sandbox, idempotent_kafka, topic, universe[:5])
     with ProducerThread(producer.run) as thread:
         wait_for(lambda: producer.stats.get("delivered") >= 20, what="first trades")
         for payload in ("not_json", "binary", "wrong_shape", "empty"):
@@ -202,24 +172,24 @@ def test_garbage_frames_are_counted_and_skipped(
         assert thread.alive
     assert producer.stats.get("garbage") == 4
     assert producer.stats.get("reconnects") == 0  # garbage is skipped, not a reason to reconnect
-    messages = read_topic(kafka_bootstrap, topic, 1, producer.stats.get("produced"))
+    messages = read_topic(idempotent_kafka, topic, producer.stats.get("produced"))
     assert len(messages) == producer.stats.get("produced")
     for msg in messages:
         codec.decode_trade(msg.value())
 
 
 def test_replayed_frames_are_not_produced_twice(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], universe: list[str]
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], universe: list[str]
 ) -> None:
     topic = kafka_topic("dupes")
-    producer = make_producer(sandbox, kafka_bootstrap, topic, universe[:5])
+    producer = make_producer(sandbox, idempotent_kafka, topic, universe[:5])
     with ProducerThread(producer.run):
         wait_for(lambda: producer.stats.get("delivered") >= 20, what="first trades")
         sandbox.admin.add_fault("finnhub_ws", "ws_duplicate", "trades", count=3, mode="frame")
         wait_for(lambda: producer.stats.get("duplicates") > 0, what="duplicates detected")
     stats = producer.stats.snapshot()
     assert stats["produced"] == stats["received"] - stats["duplicates"]
-    messages = read_topic(kafka_bootstrap, topic, 1, stats["produced"])
+    messages = read_topic(idempotent_kafka, topic, stats["produced"])
     rows = [orjson.loads(m.value()) for m in messages]
     keys = {(r["symbol"], r["timestamp_ms"], r["seq"]) for r in rows}
     assert len(keys) == len(rows) == stats["produced"]
@@ -227,34 +197,59 @@ def test_replayed_frames_are_not_produced_twice(
 
 def test_symbol_cap_reply_is_logged_and_the_rest_keeps_flowing(
     sandbox: Any,
-    kafka_bootstrap: str,
+    idempotent_kafka: str,
     kafka_topic: Callable[..., str],
     universe: list[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     topic = kafka_topic("cap")
     # The sandbox caps this connection at 5 symbols; the producer believes the cap is 50.
-    producer = make_producer(sandbox, kafka_bootstrap, topic, universe[:8], ws_query="?symbol_limit=5")
+    producer = make_producer(sandbox, idempotent_kafka, topic, universe[:8], ws_query="?symbol_limit=5")
     with caplog.at_level(logging.INFO), ProducerThread(producer.run) as thread:
         wait_for(lambda: producer.stats.get("subscription_rejected") >= 3, what="3 cap replies")
         wait_for(lambda: producer.stats.get("delivered") >= 100, what="trades of the accepted symbols")
         assert thread.alive
     assert producer.stats.get("subscription_rejected") == 3
     assert "event=finnhub.symbol_cap" in caplog.text
-    symbols = {orjson.loads(m.value())["symbol"] for m in read_topic(kafka_bootstrap, topic, 1, 100)}
+    symbols = {orjson.loads(m.value())["symbol"] for m in read_topic(idempotent_kafka, topic, 100)}
     assert symbols and symbols <= set(universe[:5])
 
 
 def test_more_symbols_than_the_cap_are_reported_not_subscribed(
     sandbox: Any,
-    kafka_bootstrap: str,
+    idempotent_kafka: str,
     kafka_topic: Callable[..., str],
     universe: list[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    producer = make_producer(sandbox, kafka_bootstrap, kafka_topic("over"), universe[:8], max_symbols=6)
+    producer = make_producer(sandbox, idempotent_kafka, kafka_topic("over"), universe[:8], max_symbols=6)
     with caplog.at_level(logging.INFO), ProducerThread(producer.run):
         wait_for(lambda: producer.stats.get("delivered") >= 20, what="trades")
-        assert producer.stream is not None and len(producer.stream.subscribed) == 6
+        assert len(producer.subscribed) == 6
     assert producer.stats.get("subscription_rejected") == 0
+    assert producer.unserved == universe[6:8]
     assert "event=finnhub.unserved_symbols unserved=2" in caplog.text
+
+
+def test_a_shard_larger_than_the_cap_spreads_over_its_keys(
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], universe: list[str]
+) -> None:
+    topic = kafka_topic("twokeys")
+    # The sandbox caps each connection at 6; 10 symbols over two keys = two connections of 5.
+    producer = make_producer(
+        sandbox,
+        idempotent_kafka,
+        topic,
+        universe[:10],
+        tokens=("k2-a", "k2-b"),
+        max_symbols=6,
+        ws_query="?symbol_limit=6",
+    )
+    assert [len(c) for c in producer.chunks] == [5, 5] and producer.unserved == []
+    with ProducerThread(producer.run):
+        wait_for(lambda: producer.subscribed == set(universe[:10]), what="all 10 subscribed")
+        wait_for(lambda: producer.stats.get("delivered") >= 300, what="trades")
+    assert producer.stats.get("subscription_rejected") == 0
+    assert producer.connections == 2
+    symbols = {orjson.loads(m.value())["symbol"] for m in read_topic(idempotent_kafka, topic, 300)}
+    assert symbols == set(universe[:10])

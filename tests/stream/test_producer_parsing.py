@@ -17,7 +17,7 @@ from marketpipe.stream.producers.bithumb import (
     json_value,
     parse_tickers,
 )
-from marketpipe.stream.producers.finnhub import MAX_SEQ, TradeSequencer
+from marketpipe.stream.producers.finnhub import MAX_SEQ, TradeSequencer, plan_connections
 from marketpipe.stream.producers.finnhub_ws import (
     ErrorFrame,
     GarbageFrame,
@@ -217,3 +217,13 @@ def test_seq_beyond_smallint_is_refused() -> None:
     for _ in range(MAX_SEQ + 1):
         assert sequencer.assign("AAPL", T0) is not None
     assert sequencer.assign("AAPL", T0) is None
+
+
+def test_connections_are_planned_evenly_within_the_cap_and_the_key_count() -> None:
+    symbols = [f"S{i:03d}" for i in range(62)]
+    chunks, unserved = plan_connections(symbols, keys=3, max_symbols=50)
+    assert [len(c) for c in chunks] == [31, 31] and unserved == []
+    assert [s for c in chunks for s in c] == symbols
+    chunks, unserved = plan_connections(symbols, keys=1, max_symbols=50)
+    assert [len(c) for c in chunks] == [50] and unserved == symbols[50:]
+    assert plan_connections([], keys=2, max_symbols=50) == ([], [])

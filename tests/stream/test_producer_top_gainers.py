@@ -3,44 +3,17 @@ the latest batch's trades from the sandbox WebSocket into a real Kafka topic."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
 from marketpipe.stream import codec
 from marketpipe.stream.producers.runner import ProducerThread
 from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False}
-    )
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from plugins._producerkit import read_topic, wait_for
 
 
 def insert_batch(dsn: str, batch_id: int, lists: dict[str, list[str]]) -> None:
@@ -60,7 +33,7 @@ def insert_batch(dsn: str, batch_id: int, lists: dict[str, list[str]]) -> None:
 
 
 def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
-    sandbox: Any, kafka_bootstrap: str, kafka_topic: Callable[..., str], pg_dsn: str
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], pg_dsn: str
 ) -> None:
     symbols = sorted(sandbox.admin.constituents())[:12]
     first = {"top_gainers": symbols[0:3], "top_losers": symbols[3:5], "most_actively_traded": symbols[5:7]}
@@ -72,7 +45,7 @@ def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
     topic = kafka_topic("topgainers")
     producer = TopGainersProducer(
         TopGainersProducerConfig(
-            bootstrap=kafka_bootstrap,
+            bootstrap=idempotent_kafka,
             ws_url=sandbox.base_url("finnhub_ws"),
             token=SecretStr("k2-topgainers"),
             dsn=pg_dsn,
@@ -109,7 +82,7 @@ def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
     # Only the new symbols were subscribed the second time (7 first, then 7 - overlap of 2).
     assert stats["subscribes"] == len(first_set) + len(second_set - first_set)
 
-    messages = read_topic(kafka_bootstrap, topic, stats["produced"])
+    messages = read_topic(idempotent_kafka, topic, stats["produced"])
     assert len(messages) == stats["produced"]
     category_of = {
         1: {s: c for c, group in first.items() for s in group},

@@ -14,7 +14,6 @@ exactly, else as strings (Bithumb sends tails like ``1.7637341012146637999999751
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from marketpipe.stream import codec, topics
-from marketpipe.stream.producers.pacing import Backoff
+from marketpipe.stream.producers.pacing import Backoff, wait_or_stop
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
@@ -229,8 +228,7 @@ class BithumbProducer:
         return self.produce_changed(await self.fetch_tickers(client))
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
+        await wait_or_stop(stop, seconds)
 
     def open(self) -> None:
         """Create the Kafka publisher (``run`` does this; call it yourself to drive ``poll_once``)."""

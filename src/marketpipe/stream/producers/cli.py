@@ -64,17 +64,31 @@ def _bootstrap(settings: Settings, explicit: str | None) -> str:
 
 
 def finnhub_token(settings: Settings, index: int) -> SecretStr:
-    """The Finnhub key for producer ``index`` (one WebSocket per key: shards spread over the pool).
-
-    In sandbox mode without configured keys each index gets its own placeholder key, because the
-    simulator, like Finnhub, drops both connections when two share a key.
-    """
+    """One Finnhub key for a single-connection producer (top gainers): key ``index`` of the pool."""
     keys = settings.keys("finnhub")
     if keys:
         return keys[index % len(keys)]
     if settings.sandbox:
-        return SecretStr(f"sandbox-finnhub-{index}")
-    raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS (comma separated, one per shard)")
+        return SecretStr(f"sandbox-finnhub-topgainers-{index}")
+    raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS")
+
+
+def shard_tokens(settings: Settings, shard: Shard) -> list[SecretStr]:
+    """The keys shard ``i`` of ``N`` owns: pool entries i, i+N, i+2N, … (disjoint across shards).
+
+    Finnhub allows one connection per key — two connections sharing a key are both dropped — so
+    shards never share keys (give the top-gainers deployment its own MARKETPIPE_FINNHUB_KEYS). In
+    sandbox mode without keys, each shard gets its own placeholders.
+    """
+    keys = settings.keys("finnhub")
+    if keys:
+        mine = keys[shard.index :: shard.count]
+        if not mine:
+            raise _fail(f"{len(keys)} Finnhub key(s) for {shard.count} shards: shard {shard.index} has none")
+        return mine
+    if settings.sandbox:
+        return [SecretStr(f"sandbox-finnhub-{shard.index}-{j}") for j in range(12)]
+    raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS (comma separated; at least one per shard)")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -136,7 +150,7 @@ def finnhub(
     config = FinnhubProducerConfig(
         bootstrap=_bootstrap(settings, bootstrap),
         ws_url=settings.base_url("finnhub_ws"),
-        token=finnhub_token(settings, assigned.index),
+        tokens=shard_tokens(settings, assigned),
         universe=universe,
         shard=assigned,
         topic=topic,

@@ -35,7 +35,8 @@ class FinnhubProducerConfig:
 
     bootstrap: str
     ws_url: str
-    token: SecretStr | None
+    #: Finnhub keys this shard may use, one WebSocket connection each (see :func:`plan_connections`).
+    tokens: list[SecretStr]
     #: The whole universe; the producer keeps only its shard's slice.
     universe: list[str]
     shard: Shard = field(default_factory=lambda: Shard(0, 1))
@@ -99,23 +100,55 @@ def trade_payload(
     }
 
 
+def plan_connections(symbols: list[str], keys: int, max_symbols: int) -> tuple[list[list[str]], list[str]]:
+    """Split a shard's symbols over at most ``keys`` connections of at most ``max_symbols`` each.
+
+    Finnhub allows one connection per key and ≈50 symbols per connection, and a hashed shard can be
+    a little larger than that. The symbols (sorted) are cut into the fewest, evenly sized contiguous
+    chunks; what does not fit in ``keys × max_symbols`` is returned as unserved (logged loudly).
+    Returns (chunks, unserved).
+    """
+    if not symbols or keys < 1:
+        return [], list(symbols)
+    served, unserved = symbols[: keys * max_symbols], symbols[keys * max_symbols :]
+    connections = -(-len(served) // max_symbols)
+    size, extra = divmod(len(served), connections)
+    chunks, start = [], 0
+    for i in range(connections):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(served[start:end])
+        start = end
+    return chunks, unserved
+
+
 class FinnhubProducer:
-    """Finnhub WebSocket → Kafka for one shard."""
+    """Finnhub WebSocket → Kafka for one shard (one connection per key, as many as the slice needs)."""
 
     def __init__(self, config: FinnhubProducerConfig, stats: ProducerStats | None = None) -> None:
         self.config = config
         self.symbols = config.shard.select(config.universe)
+        self.chunks, self.unserved = plan_connections(self.symbols, len(config.tokens), config.max_symbols)
         self.stats = stats or ProducerStats("finnhub", {"shard": str(config.shard), "topic": config.topic})
-        self.stream: TradeStream | None = None
+        self.streams: list[TradeStream] = []
         self._publisher: KafkaPublisher | None = None  # exists only while run() is active
         self.sequencer = TradeSequencer()
 
-    def _make_stream(self) -> TradeStream:
+    @property
+    def subscribed(self) -> set[str]:
+        """Symbols subscribed right now, over all connections."""
+        return set().union(*(s.subscribed for s in self.streams))
+
+    @property
+    def connections(self) -> int:
+        """WebSocket connections opened so far (reconnects included), over all keys."""
+        return sum(s.connections for s in self.streams)
+
+    def _make_stream(self, token: SecretStr, symbols: list[str]) -> TradeStream:
         cfg = self.config
         return TradeStream(
             cfg.ws_url,
-            cfg.token.get_secret_value() if cfg.token else None,
-            self.symbols,
+            token.get_secret_value(),
+            symbols,
             self._publish,
             self.stats,
             max_symbols=cfg.max_symbols,
@@ -149,20 +182,39 @@ class FinnhubProducer:
                     "shard": str(cfg.shard),
                     "symbols": len(self.symbols),
                     "universe": len(cfg.universe),
+                    "connections": len(self.chunks),
+                    "keys": len(cfg.tokens),
                     "topic": cfg.topic,
                 }
             )
         )
         if not self.symbols:
             log.warning(logfmt({"event": "finnhub.empty_shard", "shard": str(cfg.shard)}))
+        if self.unserved:
+            self.stats.add("unserved_symbols", len(self.unserved))
+            log.error(
+                logfmt(
+                    {
+                        "event": "finnhub.unserved_symbols",
+                        "unserved": len(self.unserved),
+                        "first": ",".join(self.unserved[:5]),
+                        "hint": f"{len(cfg.tokens)} key(s) x {cfg.max_symbols} symbols is too few: add keys or shards",
+                    }
+                )
+            )
         self._publisher = KafkaPublisher(
             cfg.bootstrap,
             self.stats,
             client_id=f"marketpipe-finnhub-{cfg.shard.index}",
             config=cfg.kafka_config,
         )
-        self.stream = self._make_stream()
+        self.streams = [self._make_stream(t, c) for t, c in zip(cfg.tokens, self.chunks, strict=False)]
+        tasks = [
+            asyncio.create_task(s.run(stop), name=f"finnhub-conn-{i}") for i, s in enumerate(self.streams)
+        ]
         try:
-            await self.stream.run(stop)
+            await asyncio.gather(*tasks)
         finally:
+            stop.set()  # one connection failing hard stops the others too, then Kafka is flushed
+            await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(self._publisher.close)

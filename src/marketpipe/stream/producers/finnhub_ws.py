@@ -23,7 +23,6 @@ Behaviour:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -37,7 +36,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from marketpipe.stream.producers.pacing import Backoff, TokenBucket
+from marketpipe.stream.producers.pacing import Backoff, TokenBucket, wait_or_stop
 from marketpipe.stream.producers.redaction import RedactingFilter, redact_url, scrub
 from marketpipe.stream.producers.sharding import normalise_symbol
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
@@ -286,8 +285,7 @@ class TradeStream:
                     }
                 )
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await wait_or_stop(stop, delay)
 
     async def _connect_and_read(self, stop: asyncio.Event) -> None:
         try:
@@ -328,13 +326,17 @@ class TradeStream:
         finally:
             for task in (subscriber, reader, stopper):
                 task.cancel()
-            await asyncio.gather(subscriber, reader, stopper, return_exceptions=True)
+            # Closing the socket also ends a recv() that raced with the cancellation.
             await ws.close()
+            await asyncio.gather(subscriber, reader, stopper, return_exceptions=True)
 
     async def _read(self, ws: ClientConnection) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as recv() completes, and the reader would then run forever.
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):
+                    raw = await ws.recv()
             except TimeoutError:
                 raise FinnhubConnectError(
                     f"no frame for {self.idle_timeout:.0f}s (not even a ping)"

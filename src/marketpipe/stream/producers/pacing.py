@@ -54,6 +54,17 @@ class TokenBucket:
             await asyncio.sleep(self.delay())
 
 
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``stop``; True if it was set. (``asyncio.timeout`` rather than
+    ``wait_for``, which on Python 3.11 can swallow a cancellation of the waiting task.)"""
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 class Backoff:
     """Exponential backoff with full jitter: attempt k waits uniform(0, min(cap, base * 2**k)).
 

@@ -11,9 +11,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
+import traceback
 from collections.abc import Awaitable, Callable
 
+from marketpipe.stream.producers.pacing import wait_or_stop
 from marketpipe.stream.producers.stats import ProducerStats
 
 ProducerMain = Callable[[asyncio.Event], Awaitable[None]]
@@ -42,9 +45,7 @@ async def run_producer(
 
     async def report_periodically() -> None:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=log_interval)
-            if not stop.is_set():
+            if not await wait_or_stop(stop, log_interval):
                 stats.report(logger)
 
     reporter = asyncio.create_task(report_periodically(), name="producer-stats")
@@ -92,16 +93,27 @@ class ProducerThread:
         self._ready.wait(10)
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 90.0) -> None:
         """Ask the producer to stop, wait for it, and re-raise its error if it failed."""
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # loop already finished
                 self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError(f"producer thread {self._thread.name} did not stop within {timeout}s")
+            raise TimeoutError(
+                f"producer thread {self._thread.name} did not stop within {timeout}s; it is at:\n{self._where()}"
+            )
         if self.error is not None:
             raise self.error
+
+    def _where(self) -> str:
+        """The thread's current stack and its event loop's pending tasks (for a stuck shutdown)."""
+        frame = sys._current_frames().get(self._thread.ident or -1)
+        where = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
+        if self._loop is not None and not self._loop.is_closed():
+            tasks = asyncio.all_tasks(self._loop)
+            where += "\n".join(f"task {t.get_name()}: {t.get_stack(limit=3)}" for t in tasks)
+        return where
 
     @property
     def alive(self) -> bool:
