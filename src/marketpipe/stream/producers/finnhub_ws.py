@@ -105,35 +105,51 @@ class ErrorFrame:
 Frame = TradesFrame | PingFrame | ErrorFrame
 
 
-def _number(item: dict[str, Any], field: str) -> float:
-    value = item.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise BadTrade(f"trade field {field!r} is not a non-negative number: {value!r}"[:200])
-    return float(value)
+_NUMBER_TYPES = (float, int)
 
 
 def parse_trade(item: Any) -> Trade:
     """One element of a trade frame's ``data`` array → :class:`Trade` (raises :class:`BadTrade`)."""
+    # Hot path (every trade): exact type() checks (they also reject bool) and no per-field calls.
+    if type(item) is dict:
+        get = item.get
+        symbol: Any = get("s")
+        price: Any = get("p")
+        volume: Any = get("v")
+        stamp: Any = get("t")
+        raw_conditions: Any = get("c")
+        if (
+            type(symbol) is str
+            and type(price) in _NUMBER_TYPES
+            and type(volume) in _NUMBER_TYPES
+            and type(stamp) is int
+            and 0 <= price < math.inf
+            and 0 <= volume < math.inf
+            and stamp >= _MIN_PLAUSIBLE_MS
+            and symbol.strip()
+        ):
+            if raw_conditions is None:  # absent/null for crypto venues
+                conditions: tuple[str, ...] = ()
+            elif type(raw_conditions) is list:
+                conditions = tuple(c if type(c) is str else str(c) for c in raw_conditions)
+            else:
+                raise BadTrade(f"trade conditions are not a list: {raw_conditions!r}"[:200])
+            return Trade(normalise_symbol(symbol), float(price), float(volume), stamp, conditions)
+    raise _explain_bad_trade(item)
+
+
+def _explain_bad_trade(item: Any) -> BadTrade:
+    """Why ``item`` failed :func:`parse_trade` (slow path, for the log)."""
     if not isinstance(item, dict):
-        raise BadTrade(f"trade item is not an object: {item!r}"[:200])
+        return BadTrade(f"trade item is not an object: {item!r}"[:200])
     symbol = item.get("s")
     if not isinstance(symbol, str) or not symbol.strip():
-        raise BadTrade(f"trade has no symbol: {item!r}"[:200])
-    price = _number(item, "p")
-    volume = _number(item, "v")
-    stamp = item.get("t")
-    if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < _MIN_PLAUSIBLE_MS:
-        raise BadTrade(f"trade time is not epoch milliseconds: {stamp!r}"[:200])
-    raw_conditions = item.get("c") or []  # absent/null for crypto venues
-    if not isinstance(raw_conditions, list):
-        raise BadTrade(f"trade conditions are not a list: {raw_conditions!r}"[:200])
-    return Trade(
-        symbol=normalise_symbol(symbol),
-        price=price,
-        volume=volume,
-        timestamp_ms=stamp,
-        conditions=tuple(str(c) for c in raw_conditions),
-    )
+        return BadTrade(f"trade has no symbol: {item!r}"[:200])
+    for field in ("p", "v"):
+        value: Any = item.get(field)
+        if type(value) not in _NUMBER_TYPES or not 0 <= value < math.inf:
+            return BadTrade(f"trade field {field!r} is not a non-negative number: {value!r}"[:200])
+    return BadTrade(f"trade time is not epoch milliseconds: {item.get('t')!r}"[:200])
 
 
 def parse_frame(raw: str | bytes) -> Frame:
