@@ -37,18 +37,10 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
         )
     topic = kafka_topic("cli")
     token = "k2-cli-secret-token"
-    env = {
-        **os.environ,
-        "MARKETPIPE_SANDBOX": "true",
-        "MARKETPIPE_SANDBOX_PORT": str(sandbox.port),
-        "MARKETPIPE_DATABASE_URL": pg_dsn,
-        "MARKETPIPE_DATA_DIR": str(tmp_path / "data"),
-        "MARKETPIPE_FINNHUB_KEYS": f"other-key,{token}",  # shard 1 of 2 takes key 1
-        "MARKETPIPE_SHARDS": "2",
-        "HOSTNAME": "sp500-producer-1",
-        "COLUMNS": "400",  # one log record per line from the rich console handler
-    }
-    env.pop("MARKETPIPE_SHARD_ORDINAL", None)
+    env = _env(
+        sandbox, tmp_path, MARKETPIPE_DATABASE_URL=pg_dsn, MARKETPIPE_SHARDS="2", HOSTNAME="sp500-producer-1"
+    )
+    env["MARKETPIPE_FINNHUB_KEYS"] = f"other-key,{token}"  # shard 1 of 2 owns pool entry 1
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -84,8 +76,7 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
     logs = out + err
     stats_lines = [line for line in logs.splitlines() if "event=producer.stats" in line]
     assert stats_lines and "shard=1/2" in stats_lines[-1] and re.search(r"rate_produced=\d", stats_lines[-1])
-    (final,) = [line for line in out.splitlines() if line.startswith("finished ")]
-    summary = dict(pair.split("=", 1) for pair in final.split()[1:])
+    summary = _finished(out)
     assert int(summary["produced"]) > 0 and summary["produced"] == summary["delivered"]
 
     mine = sorted(s for s in current if shard_of(s, 2) == 1)
@@ -100,3 +91,64 @@ def _trades_sent(sandbox: Any) -> int:
     """Trades the sandbox WebSocket has sent so far (its sandbox-only stats endpoint)."""
     totals = httpx.get(f"{sandbox.url}/finnhub/ws/_settings").json()["totals"]
     return int(totals["trades"])
+
+
+def _env(sandbox: Any, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "MARKETPIPE_SANDBOX": "true",
+        "MARKETPIPE_SANDBOX_PORT": str(sandbox.port),
+        "MARKETPIPE_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "400",  # one log record per line from the rich console handler
+        **extra,
+    }
+    for inherited in ("MARKETPIPE_FINNHUB_KEYS", "MARKETPIPE_SHARD_ORDINAL", "MARKETPIPE_SHARDS"):
+        if inherited not in extra:
+            env.pop(inherited, None)
+    return env
+
+
+def _finished(out: str) -> dict[str, str]:
+    (final,) = [line for line in out.splitlines() if line.startswith("finished ")]
+    return dict(pair.split("=", 1) for pair in final.split()[1:])
+
+
+def test_bithumb_command_polls_until_max_seconds(
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    topic = kafka_topic("cli-bithumb")
+    done = subprocess.run(
+        [sys.executable, "-m", "marketpipe", "stream", "produce", "bithumb", "--bootstrap", idempotent_kafka,
+         "--topic", topic, "--markets", "KRW-BTC,KRW-ETH", "--interval", "0.5", "--max-seconds", "3"],
+        env=_env(sandbox, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = _finished(done.stdout)
+    assert int(summary["polls"]) >= 2 and summary["produced"] == summary["delivered"]
+    markets = {orjson.loads(m.value())["market"] for m in read_topic(idempotent_kafka, topic, 2)}
+    assert markets == {"KRW-BTC", "KRW-ETH"}
+
+
+def test_topgainers_command_streams_the_latest_batch(
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], pg_dsn: str, tmp_path: Path
+) -> None:
+    gainers = sorted(sandbox.admin.constituents())[:3]
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "INSERT INTO top_gainers (batch_id, symbol, category, rank_position) "
+            "SELECT 7, s, 'top_gainers', r FROM unnest(%s::text[]) WITH ORDINALITY AS t(s, r)",
+            (gainers,),
+        )
+    topic = kafka_topic("cli-topgainers")
+    done = subprocess.run(
+        [sys.executable, "-m", "marketpipe", "stream", "produce", "topgainers", "--bootstrap", idempotent_kafka,
+         "--topic", topic, "--max-seconds", "4"],
+        env=_env(sandbox, tmp_path, MARKETPIPE_DATABASE_URL=pg_dsn), cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = _finished(done.stdout)
+    assert int(summary["delivered"]) > 0 and summary["batches"] == "1"
+    bodies = [orjson.loads(m.value()) for m in read_topic(idempotent_kafka, topic, int(summary["delivered"]))]
+    assert {b["symbol"] for b in bodies} <= set(gainers)
+    assert {(b["category"], b["batch_id"]) for b in bodies} == {("top_gainers", 7)}
