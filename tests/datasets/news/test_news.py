@@ -97,6 +97,8 @@ def test_company_news_sweeps_symbols_with_a_seven_day_window_and_resumes_after_t
     cfg = _settings(settings, sandbox)
     sandbox.admin.freeze()
     windows = {"finnhub": (per_minute(5),)}
+    # Start just after a minute boundary so the 5-per-minute window cannot roll over mid-run.
+    engine_clock.set(engine_clock.now().replace(second=1, microsecond=0) + timedelta(minutes=1))
     stopped = collect("company_news", settings=cfg, quota_windows=windows, max_wait_s=0.0)
     assert stopped.status == "partial" and stopped.error_class == "QuotaExhausted"
     assert stopped.items_done == 5 and stopped.calls == 5
