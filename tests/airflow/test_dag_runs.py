@@ -202,6 +202,8 @@ def test_missing_keys_fail_the_task_once_without_retry(
 
     assert run.state == "failed"
     for planned in plan.tasks:
+        if planned.pool is None:
+            continue  # a derived dataset needs no key
         task = run.tasks[planned.task_id]
         assert (task.state, task.try_number) == ("failed", 1), task
         ledger = _ledger(pg_dsn, planned.dataset)
@@ -220,9 +222,8 @@ def test_provider_outage_fails_transiently_and_airflow_retries_with_backoff(
     run = _run_dag(airflow, plan.dag_id)
 
     assert run.state == "failed", run
-    for planned in plan.tasks:
-        task = run.tasks[planned.task_id]
-        assert (task.state, task.try_number) == ("failed", 2), task  # retried once, then gave up
-        ledger = _ledger(pg_dsn, planned.dataset)
-        assert [(r["status"], r["error_class"]) for r in ledger] == [("failed", "TransientError")] * 2
+    task = run.tasks["sp500_companies"]
+    assert (task.state, task.try_number) == ("failed", 2), task  # retried once, then gave up
+    ledger = _ledger(pg_dsn, "sp500_companies")
+    assert [(r["status"], r["error_class"]) for r in ledger] == [("failed", "TransientError")] * 2
     assert sandbox.admin.calls("sp500_list") >= 2
