@@ -56,21 +56,13 @@ def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
     )
     with ProducerThread(producer.run) as thread:
         wait_for(
-            lambda: (
-                producer.batch_id == 1
-                and producer.stream is not None
-                and producer.stream.subscribed == first_set
-            ),
+            lambda: producer.batch_id == 1 and producer.subscribed == first_set,
             what="batch 1 subscribed",
         )
         wait_for(lambda: producer.stats.get("delivered") >= 50, what="batch 1 trades")
         insert_batch(pg_dsn, 2, second)  # the migration's trigger NOTIFYs top_gainers_updated at commit
         wait_for(
-            lambda: (
-                producer.batch_id == 2
-                and producer.stream is not None
-                and producer.stream.subscribed == second_set
-            ),
+            lambda: producer.batch_id == 2 and producer.subscribed == second_set,
             what="batch 2 subscribed",
         )
         delivered_at_switch = producer.stats.get("delivered")
@@ -78,7 +70,7 @@ def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
         assert thread.alive
     stats = producer.stats.snapshot()
     assert stats["notifications"] >= 1 and stats["batches"] == 2
-    assert producer.stream is not None and producer.stream.connections == 1  # diff applied live, no reconnect
+    assert producer.connections == 1  # diff applied live, no reconnect
     # Only the new symbols were subscribed the second time (7 first, then 7 - overlap of 2).
     assert stats["subscribes"] == len(first_set) + len(second_set - first_set)
 
@@ -100,3 +92,29 @@ def test_new_batch_resubscribes_only_the_difference_without_reconnecting(
     # After the switch every trade belongs to the new batch's symbols.
     last = [orjson.loads(m.value()) for m in messages[-20:]]
     assert all(b["batch_id"] == 2 and b["symbol"] in second_set for b in last)
+
+
+def test_listener_survives_a_lost_database_connection_and_catches_up(
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str], pg_dsn: str
+) -> None:
+    symbols = sorted(sandbox.admin.constituents())[:6]
+    insert_batch(pg_dsn, 1, {"top_gainers": symbols[:3]})
+    producer = TopGainersProducer(
+        TopGainersProducerConfig(
+            bootstrap=idempotent_kafka, ws_url=sandbox.base_url("finnhub_ws"), token=SecretStr("k2-tg-listen"),
+            dsn=pg_dsn, topic=kafka_topic("tg-listen"), backoff_base=0.2, backoff_cap=1.0,
+        )
+    )  # fmt: skip
+    with ProducerThread(producer.run) as thread:
+        wait_for(lambda: producer.subscribed == set(symbols[:3]), what="batch 1 subscribed")
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            # Kill the LISTEN session, and insert batch 2 while the listener is (probably) down.
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'"
+            ).fetchone()
+        assert killed == (1,)
+        insert_batch(pg_dsn, 2, {"top_gainers": symbols[3:]})
+        wait_for(lambda: producer.batch_id == 2 and producer.subscribed == set(symbols[3:]), what="batch 2")
+        assert thread.alive
+    assert producer.stats.get("listener_errors") >= 1

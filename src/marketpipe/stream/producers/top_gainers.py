@@ -73,6 +73,16 @@ class TopGainersProducer:
         #: Set each time a batch has been applied (lets callers wait for a re-subscription).
         self.reloaded = asyncio.Event()
 
+    @property
+    def subscribed(self) -> set[str]:
+        """Symbols subscribed on the live connection right now."""
+        return set(self.stream.subscribed) if self.stream is not None else set()
+
+    @property
+    def connections(self) -> int:
+        """WebSocket connections opened so far (reconnects included)."""
+        return self.stream.connections if self.stream is not None else 0
+
     # -- symbol set -------------------------------------------------------------------------------
     def _load_latest(self) -> tuple[int | None, dict[str, str]]:
         with psycopg.connect(self.config.dsn, autocommit=True) as conn:
