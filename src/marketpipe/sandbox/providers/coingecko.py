@@ -87,13 +87,7 @@ async def _open(request: Request, endpoint: str) -> tuple[Call, Response | None]
         return call, call.refuse_auth(_invalid_key(call))
     keyless = key is None
     windows = tuple(w for w in call.sandbox.windows(NAME) if w.name.startswith(KEYLESS) == keyless)
-    if windows:
-        decision = call.sandbox.quota.hit(NAME, call.key_id, windows, call.ts)
-        call.decision = decision
-        if not decision.allowed:
-            call.count("refused_quota")
-            return call, _quota_reply(call, decision)
-    return call, None
+    return call, call.meter(windows)
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
