@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,30 +42,15 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
         sandbox, tmp_path, MARKETPIPE_DATABASE_URL=pg_dsn, MARKETPIPE_SHARDS="2", HOSTNAME="sp500-producer-1"
     )
     env["MARKETPIPE_FINNHUB_KEYS"] = f"other-key,{token}"  # shard 1 of 2 owns pool entry 1
+    metrics_port = _free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "marketpipe",
-            "stream",
-            "produce",
-            "finnhub",
-            "--bootstrap",
-            idempotent_kafka,
-            "--topic",
-            topic,
-            "--log-interval",
-            "0.5",
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, "-m", "marketpipe", "stream", "produce", "finnhub", "--bootstrap", idempotent_kafka,
+         "--topic", topic, "--log-interval", "0.5", "--metrics-port", str(metrics_port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None and _trades_sent(sandbox) < 300:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and _delivered(metrics_port) < 300:
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
@@ -87,10 +73,23 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
     assert all(b["shard"] == 1 and b["shards"] == 2 and b["pod_name"] == "sp500-producer-1" for b in bodies)
 
 
-def _trades_sent(sandbox: Any) -> int:
-    """Trades the sandbox WebSocket has sent so far (its sandbox-only stats endpoint)."""
-    totals = httpx.get(f"{sandbox.url}/finnhub/ws/_settings").json()["totals"]
-    return int(totals["trades"])
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _delivered(metrics_port: int) -> float:
+    """``marketpipe_producer_delivered_total`` scraped from the producer's Prometheus endpoint."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+    except httpx.TransportError:
+        return 0.0  # not serving yet
+    for line in text.splitlines():
+        if line.startswith("marketpipe_producer_delivered_total{"):
+            assert 'producer="finnhub"' in line and 'shard="1/2"' in line
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def _env(sandbox: Any, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -20,9 +20,9 @@ from marketpipe.stream import topics
 from marketpipe.stream.producers.bithumb import BithumbProducer, BithumbProducerConfig
 from marketpipe.stream.producers.finnhub import FinnhubProducer, FinnhubProducerConfig
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP
-from marketpipe.stream.producers.runner import run_producer
+from marketpipe.stream.producers.runner import ProducerMain, run_producer
 from marketpipe.stream.producers.sharding import Shard, ShardConfigError, resolve_shard
-from marketpipe.stream.producers.stats import ProducerStats, logfmt
+from marketpipe.stream.producers.stats import ProducerStats, logfmt, serve_metrics
 from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
 from marketpipe.stream.producers.universe import (
     UniverseError,
@@ -47,6 +47,12 @@ LogIntervalOpt = Annotated[
     float, typer.Option("--log-interval", help="Seconds between rate/error log lines.")
 ]
 LogLevelOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+MetricsPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--metrics-port", envvar="MARKETPIPE_PRODUCER_METRICS_PORT", help="Prometheus /metrics port; 0 = off."
+    ),
+]
 
 
 def _setup_logging(level: str) -> None:
@@ -96,6 +102,20 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _run(
+    main: ProducerMain,
+    stats: ProducerStats,
+    log_interval: float,
+    max_seconds: float | None,
+    metrics_port: int,
+) -> None:
+    """Serve metrics if asked, run the producer to the end, print the summary line."""
+    if metrics_port:
+        serve_metrics(stats, metrics_port)
+    asyncio.run(run_producer(main, stats, log, log_interval=log_interval, max_seconds=max_seconds))
+    _summary(stats)
+
+
 def _summary(stats: ProducerStats) -> None:
     """One final line: ``finished producer=finnhub delivered=... produced=...``."""
     typer.echo("finished " + logfmt({"producer": stats.producer, **dict(sorted(stats.snapshot().items()))}))
@@ -127,6 +147,7 @@ def finnhub(
     max_seconds: MaxSecondsOpt = None,
     log_interval: LogIntervalOpt = 30.0,
     log_level: LogLevelOpt = "INFO",
+    metrics_port: MetricsPortOpt = 0,
 ) -> None:
     """Stream S&P 500 trades of this shard's symbols from the Finnhub WebSocket to Kafka."""
     _setup_logging(log_level)
@@ -160,10 +181,7 @@ def finnhub(
         log_interval=log_interval,
     )
     producer = FinnhubProducer(config)
-    asyncio.run(
-        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
-    )
-    _summary(producer.stats)
+    _run(producer.run, producer.stats, log_interval, max_seconds, metrics_port)
 
 
 @app.command("bithumb")
@@ -181,6 +199,7 @@ def bithumb(
     max_seconds: MaxSecondsOpt = None,
     log_interval: LogIntervalOpt = 30.0,
     log_level: LogLevelOpt = "INFO",
+    metrics_port: MetricsPortOpt = 0,
 ) -> None:
     """Poll Bithumb tickers of every KRW market and produce the changed ones to Kafka."""
     _setup_logging(log_level)
@@ -196,10 +215,7 @@ def bithumb(
         log_interval=log_interval,
     )
     producer = BithumbProducer(config)
-    asyncio.run(
-        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
-    )
-    _summary(producer.stats)
+    _run(producer.run, producer.stats, log_interval, max_seconds, metrics_port)
 
 
 @app.command("topgainers")
@@ -210,6 +226,7 @@ def topgainers(
     max_seconds: MaxSecondsOpt = None,
     log_interval: LogIntervalOpt = 30.0,
     log_level: LogLevelOpt = "INFO",
+    metrics_port: MetricsPortOpt = 0,
 ) -> None:
     """Stream trades of the latest top-gainers batch; follow new batches via LISTEN top_gainers_updated."""
     _setup_logging(log_level)
@@ -225,10 +242,7 @@ def topgainers(
         log_interval=log_interval,
     )
     producer = TopGainersProducer(config)
-    asyncio.run(
-        run_producer(producer.run, producer.stats, log, log_interval=log_interval, max_seconds=max_seconds)
-    )
-    _summary(producer.stats)
+    _run(producer.run, producer.stats, log_interval, max_seconds, metrics_port)
 
 
 __all__ = ["Shard", "app"]

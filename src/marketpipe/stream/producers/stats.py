@@ -10,7 +10,11 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 
 def logfmt(fields: Mapping[str, object]) -> str:
@@ -82,3 +86,30 @@ class ProducerStats:
     def overall_rate(self, name: str) -> float:
         """Average per-second rate of ``name`` since this object was made."""
         return self.get(name) / max(self._clock() - self._started, 1e-9)
+
+
+class ProducerStatsCollector(Collector):
+    """Prometheus view of a :class:`ProducerStats`: every counter as ``marketpipe_producer_<name>_total``.
+
+    Read at scrape time, so the hot path only increments plain integers.
+    """
+
+    def __init__(self, stats: ProducerStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        labels = {"producer": self.stats.producer, **{k: str(v) for k, v in self.stats.labels.items()}}
+        for name, value in sorted(self.stats.snapshot().items()):
+            family = CounterMetricFamily(
+                f"marketpipe_producer_{name}", f"Producer counter {name!r}", labels=list(labels)
+            )
+            family.add_metric(list(labels.values()), value)
+            yield family
+
+
+def serve_metrics(stats: ProducerStats, port: int, addr: str = "0.0.0.0") -> CollectorRegistry:
+    """Expose ``stats`` on ``http://addr:port/metrics`` (a daemon thread); returns the registry."""
+    registry = CollectorRegistry()
+    registry.register(ProducerStatsCollector(stats))
+    start_http_server(port, addr=addr, registry=registry)
+    return registry
