@@ -81,6 +81,10 @@ class _ExternalPostgres:
         self._run("stop")
 
 
+def _assigned_lines(log: Path) -> int:
+    return log.read_text(errors="replace").count(": assigned ")
+
+
 def _pg_rows(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
@@ -148,8 +152,14 @@ def test_kill_9_sink_repeatedly_loses_and_duplicates_nothing(
     assert not producer_thread.is_alive()
     # Progress happened between kills (the kills did land mid-stream).
     assert counts[-1] > 0 and len(set(counts)) > 2, counts
+    assigned_before = _assigned_lines(tmp_path / "sink.log")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
+        # The last sink must really run (earlier ones may already have written everything).
+        deadline = time.monotonic() + 60
+        while _assigned_lines(tmp_path / "sink.log") == assigned_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _assigned_lines(tmp_path / "sink.log") > assigned_before
         assert _wait_for_count(pg_dsn, len(trades), timeout=120) == len(trades)
         deadline = time.monotonic() + 30
         # Redis is updated right after the last PostgreSQL commit; give it a moment.

@@ -49,13 +49,13 @@ def test_cli_topics_and_sink(
 ) -> None:
     env = {**os.environ, "MARKETPIPE_DATABASE_URL": pg_dsn, "MARKETPIPE_REDIS_URL": redis_url,
            "MARKETPIPE_DATA_DIR": str(tmp_path), "MARKETPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "MARKETPIPE_STREAM_PARTITIONS": '{"bithumb-ticker": 2}'}  # fmt: skip
+           "MARKETPIPE_STREAM_PARTITIONS": '{"finnhub-trades": 2}'}  # fmt: skip
     cli = [sys.executable, "-m", "marketpipe.stream.cli"]
     done = subprocess.run([*cli, "topics"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "sp500-websocket-trades: 3 partitions" in done.stdout
-    assert partition_counts(kafka_bootstrap, ["bithumb-ticker", "marketpipe.dlq"]) == {
-        "bithumb-ticker": 2,
+    assert partition_counts(kafka_bootstrap, ["finnhub-trades", "marketpipe.dlq"]) == {
+        "finnhub-trades": 2,
         "marketpipe.dlq": 1,
     }
 

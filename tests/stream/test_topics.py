@@ -37,4 +37,5 @@ def test_ensure_topics_is_idempotent_and_grows(kafka_bootstrap: str) -> None:
 def test_standard_topics_created_on_the_broker(kafka_bootstrap: str) -> None:
     ensure_topics(kafka_bootstrap)
     counts = partition_counts(kafka_bootstrap, list(topics.DEFAULT_PARTITIONS))
-    assert counts == topics.DEFAULT_PARTITIONS
+    # The session broker is shared: another test may have grown a standard topic (never shrunk).
+    assert all(counts[name] >= n for name, n in topics.DEFAULT_PARTITIONS.items()), counts

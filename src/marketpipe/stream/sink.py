@@ -43,6 +43,8 @@ import psycopg
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from psycopg import errors as pg_errors
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from marketpipe.stream import candles
 from marketpipe.stream.bus import make_consumer
@@ -199,7 +201,11 @@ class Sink:
         self._stop = False
         self._conn: psycopg.Connection | None = None
         self._pg_backoff = Backoff()
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # Fail fast (no client-side retries): the sink has its own backoff, and a Redis outage must
+        # never stall the PostgreSQL stage behind it.
+        self.redis = redis.Redis.from_url(
+            redis_url, socket_timeout=5, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
         self.writer = RedisWriter(self.redis, kind.redis, history_len=self.settings.history_len)
         self._redis_pending: dict[str, InstrumentUpdate] = {}
         self._redis_down_since: float | None = None
@@ -651,14 +657,16 @@ class Sink:
         return True
 
     def rehydrate(self) -> int:
-        """Write the newest row per instrument from PostgreSQL to Redis (latest values only)."""
-        conn = self._pg()
+        """Write the newest row per instrument from PostgreSQL to Redis (latest values only).
+
+        Runs on the Redis stage, so it uses its own short connection (the PostgreSQL stage owns the
+        sink's connection and may be inside a transaction right now).
+        """
         try:
-            rows = conn.execute(self.kind.latest_sql.encode()).fetchall()
-            conn.commit()
+            with psycopg.connect(self.dsn, connect_timeout=5, autocommit=True) as conn:
+                rows = conn.execute(self.kind.latest_sql.encode()).fetchall()
         except _CONNECTION_ERRORS:
-            self._drop_conn()
-            return 0
+            return 0  # PostgreSQL is down: _needs_rehydrate stays set, retried with the next batch
         updates: dict[str, InstrumentUpdate] = {}
         for instrument, row_json in rows:
             ms, snap = snapshot_from_row_json(self.kind, row_json)
