@@ -1,10 +1,12 @@
 """``marketpipe stream produce finnhub``: S&P 500 trades from the Finnhub WebSocket into Kafka.
 
-Shard ``i`` of ``N`` subscribes to its stable slice of the universe (:mod:`.sharding`), normalises
-each trade to ``{symbol, price, volume, timestamp_ms, conditions, shard, shards, pod_name, source,
-received_ms}``, and produces it to ``sp500-websocket-trades`` keyed by symbol (so one symbol's trades
-stay in order on one partition). Duplicate replayed frames are dropped here (see
-:mod:`.finnhub_ws`): the sink keys rows by Kafka offset, so it would keep them.
+Shard ``i`` of ``N`` takes its stable slice of the universe (:mod:`.sharding`) and spreads it over
+one WebSocket per Finnhub key it owns (≤ 50 symbols each, :func:`plan_connections`). Each trade is
+normalised to ``{symbol, price, volume, timestamp_ms, seq, conditions, shard, shards, pod_name,
+source, received_ms}`` and produced to ``sp500-websocket-trades`` keyed by symbol, so one symbol's
+trades stay in order on one partition. Replayed frames are dropped here (see :mod:`.finnhub_ws`):
+the trade table is keyed by ``(symbol, timestamp_ms, seq)`` with ``seq`` assigned by
+:class:`TradeSequencer`, so a duplicate that reached Kafka would become a second row.
 """
 
 from __future__ import annotations
