@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from marketpipe.stream.bus import make_producer
-from marketpipe.stream.topics import TopicSpec, ensure_topics
+# Private aliases: conftest re-exports every public name of a plugin module.
+from marketpipe.stream import bus as _bus
+from marketpipe.stream import topics as _topics
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +17,8 @@ def idempotent_kafka(kafka_bootstrap: str) -> str:
     on a loaded machine that first InitProducerId can take well over a minute ("Coordinator load in
     progress"). Paying it once here keeps the per-test timeouts meaningful.
     """
-    ensure_topics(kafka_bootstrap, [TopicSpec("t-producers-warmup", 1)])
-    producer = make_producer(kafka_bootstrap)
+    _topics.ensure_topics(kafka_bootstrap, [_topics.TopicSpec("t-producers-warmup", 1)])
+    producer = _bus.make_producer(kafka_bootstrap)
     producer.produce("t-producers-warmup", key=b"warmup", value=b"{}")
     remaining = producer.flush(180)
     producer.close()
