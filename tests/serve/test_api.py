@@ -94,8 +94,9 @@ def test_websocket_sends_snapshot_then_pushes_on_signal(
 def test_unknown_feed_is_refused(client: TestClient) -> None:
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/v1/ws/nope") as ws:
+    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/api/v1/ws/nope") as ws:
         ws.receive_json()
+    assert info.value.code == 4404
 
 
 def test_dashboard_and_metrics_are_served(client: TestClient) -> None:

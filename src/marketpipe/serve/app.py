@@ -49,6 +49,7 @@ FEEDS: dict[str, FeedSpec] = {
 INTERVALS = {"1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "1d": "1 day"}
 SNAPSHOT_CAP = 500
 COALESCE_S = 0.25
+SHUTDOWN_S = 5.0
 
 PUSHES = Counter("marketpipe_api_ws_pushes_total", "Snapshots pushed to WebSocket clients", ["feed"])
 CLIENTS = Gauge("marketpipe_api_ws_clients", "Connected WebSocket clients", ["feed"])
@@ -122,9 +123,9 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
             yield
         finally:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-            await pool.close()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(listener), SHUTDOWN_S)
+            await pool.close(timeout=SHUTDOWN_S)
             await redis_client.aclose()
 
     app = FastAPI(title="marketpipe live API", version="1", lifespan=lifespan)
@@ -210,10 +211,10 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
 
     @app.websocket("/api/v1/ws/{feed}")
     async def push(ws: WebSocket, feed: str) -> None:
-        if feed not in FEEDS:
-            await ws.close(code=4404)
-            return
         await ws.accept()
+        if feed not in FEEDS:
+            await ws.close(code=4404, reason=f"unknown feed {feed!r}; use one of {', '.join(FEEDS)}")
+            return
         hub.clients[feed].add(ws)
         CLIENTS.labels(feed).set(len(hub.clients[feed]))
         try:
