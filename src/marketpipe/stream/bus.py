@@ -19,6 +19,8 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "batch.num.messages": 10000,
     "queue.buffering.max.messages": 500000,
     "message.timeout.ms": 120000,
+    # Small produce requests must not wait for Nagle's algorithm (latency of a steady trickle).
+    "socket.nagle.disable": True,
 }
 
 CONSUMER_DEFAULTS: dict[str, Any] = {
@@ -31,6 +33,7 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "queued.min.messages": 200000,
     "session.timeout.ms": 10000,
     "heartbeat.interval.ms": 1000,
+    "socket.nagle.disable": True,
 }
 
 

@@ -64,34 +64,41 @@ def aggregate(trades: Iterable[Any]) -> dict[tuple[str, int, int], Candle]:
     return out
 
 
-_STAGE = "_mp_stage_candles"
-_COLUMNS = (
-    "stream, symbol, interval_s, bucket_ms, open, high, low, close, volume, trades, open_key, close_key"
-)
-
-
 def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, int], Candle]) -> int:
-    """Merge ``candles`` into ``trade_candles`` (inside the caller's transaction); returns rows touched."""
+    """Merge ``candles`` into ``trade_candles`` (inside the caller's transaction); returns rows touched.
+
+    One statement with array parameters (no temporary table: creating or truncating one per batch
+    costs catalog work and shows up as latency spikes).
+    """
     if not candles:
         return 0
+    keys = list(candles)
+    values = list(candles.values())
+    params = {
+        "stream": stream,
+        "symbol": [k[0] for k in keys],
+        "interval_s": [k[1] for k in keys],
+        "bucket_ms": [k[2] for k in keys],
+        "open": [repr(float(c[0])) for c in values],
+        "high": [repr(float(c[1])) for c in values],
+        "low": [repr(float(c[2])) for c in values],
+        "close": [repr(float(c[3])) for c in values],
+        "volume": [repr(float(c[4])) for c in values],
+        "trades": [c[5] for c in values],
+        "open_key": [c[6] for c in values],
+        "close_key": [c[7] for c in values],
+    }
     with conn.cursor() as cur:
         cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (stream text, symbol text, interval_s int, bucket_ms bigint,"
-            " open numeric, high numeric, low numeric, close numeric, volume numeric, trades int,"
-            " open_key bigint, close_key bigint)"
-        )
-        cur.execute(f"TRUNCATE {_STAGE}")
-        with cur.copy(f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN") as copy:
-            for (symbol, interval, bucket), c in candles.items():
-                copy.write_row(
-                    (stream, symbol, interval, bucket, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
-                )
-        cur.execute(
-            f"""
+            """
             INSERT INTO trade_candles AS c (stream, symbol, interval_s, bucket_start, open, high, low, close,
                                             volume, trades, open_key, close_key)
-            SELECT stream, symbol, interval_s, to_timestamp(bucket_ms / 1000.0), open, high, low, close,
-                   volume, trades, open_key, close_key FROM {_STAGE}
+            SELECT %(stream)s, u.symbol, u.interval_s, to_timestamp(u.bucket_ms / 1000.0), u.open, u.high, u.low,
+                   u.close, u.volume, u.trades, u.open_key, u.close_key
+              FROM unnest(%(symbol)s::text[], %(interval_s)s::int[], %(bucket_ms)s::bigint[], %(open)s::numeric[],
+                          %(high)s::numeric[], %(low)s::numeric[], %(close)s::numeric[], %(volume)s::numeric[],
+                          %(trades)s::int[], %(open_key)s::bigint[], %(close_key)s::bigint[])
+                AS u(symbol, interval_s, bucket_ms, open, high, low, close, volume, trades, open_key, close_key)
             ON CONFLICT (stream, symbol, interval_s, bucket_start) DO UPDATE SET
                 open = CASE WHEN EXCLUDED.open_key < c.open_key THEN EXCLUDED.open ELSE c.open END,
                 open_key = LEAST(c.open_key, EXCLUDED.open_key),
@@ -102,6 +109,7 @@ def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, i
                 volume = c.volume + EXCLUDED.volume,
                 trades = c.trades + EXCLUDED.trades,
                 updated_at = now()
-            """
+            """,
+            params,
         )
         return max(cur.rowcount, 0)
