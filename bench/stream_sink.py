@@ -370,7 +370,7 @@ def main() -> None:
     mem.add_column("bytes/tick", justify="right")
     mem.add_column("per symbol", justify="right")
     mem.add_column("500 symbols", justify="right")
-    mem.add_row("seed: key per tick (SETEX JSON, 5-day TTL)", f"{memory['seed_per_tick']:.0f}",
+    mem.add_row("seed: key per tick (SET EX JSON, 5-day TTL)", f"{memory['seed_per_tick']:.0f}",
                 f"{seed_bytes / 2**20:,.1f} MiB", f"{seed_bytes * 500 / 2**30:,.2f} GiB")  # fmt: skip
     mem.add_row("marketpipe: one sorted set, full 5 days", f"{memory['zset_per_tick']:.0f}",
                 f"{mp_full / 2**20:,.1f} MiB", f"{mp_full * 500 / 2**30:,.2f} GiB")  # fmt: skip
