@@ -134,7 +134,8 @@ class _Writer:
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._jobs.put(None)
+            with contextlib.suppress(queue.Full):
+                self._jobs.put(None, timeout=30)
             self._thread.join(30)
 
 
@@ -274,6 +275,7 @@ class Sink:
             self._stages.check()
             self._flush_kafka_commits()
         finally:
+            self._stop = True  # a stage still waiting for PostgreSQL gives up instead of hanging the exit
             self._stages.close()
             self.close()
         return self.metrics
