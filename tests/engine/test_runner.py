@@ -165,6 +165,7 @@ def test_no_key_value_appears_in_any_log_line_or_table(settings, db, sandbox, en
     keyed = engine_settings(settings, sandbox.port, alpha_vantage_keys=[secret_av], fred_keys=[secret_fred])
     seed_universe(db, sorted(sandbox.admin.constituents())[:3])
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the CLI quiets httpx; this test wants its URLs
     sandbox.admin.add_fault("fred", "server_error", count=1)
     options = run_options(engine_clock)
     for name in ("cpi", "company_overview", "ipo_calendar"):
