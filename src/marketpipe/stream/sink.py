@@ -217,6 +217,8 @@ class Sink:
         self._commit_lock = threading.Lock()
         self._stages: _Stages | None = None
         self.latencies_ms: list[int] | None = [] if record_latency else None
+        #: perf_counter() when the first batch arrived (start-up excluded from throughput figures).
+        self.first_batch_at: float | None = None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
             "max.poll.interval.ms": 600000,
@@ -259,6 +261,8 @@ class Sink:
                 self._stages.check()
                 self._flush_kafka_commits()
                 if msgs:
+                    if self.first_batch_at is None:
+                        self.first_batch_at = time.perf_counter()
                     batch = self._prepare(msgs)
                     self._stages.pg.submit(lambda b=batch: self._commit_batch(b))  # type: ignore[misc]
                     consumed += batch.result.consumed
