@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from marketpipe.config import Settings
-from marketpipe.logging import RedactingFilter, redact
+from marketpipe.redaction import RedactingFilter, redact, redact_url
 
 KEY = "SUPERSECRETKEY123"
 
@@ -38,3 +38,8 @@ def test_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
 def test_redact_masks_url_parameters_without_knowing_the_key() -> None:
     assert redact("wss://ws.finnhub.io?token=abc123") == "wss://ws.finnhub.io?token=***"
     assert redact("https://h/api?api_key=zzz&x=1") == "https://h/api?api_key=***&x=1"
+
+
+def test_redact_url_masks_credentials_in_query_and_netloc() -> None:
+    assert redact_url("ws://h:1/finnhub/ws?token=abc&x=1") == "ws://h:1/finnhub/ws?token=***&x=1"
+    assert redact_url("postgresql://user:pw@db:5432/x") == "postgresql://user:***@db:5432/x"

@@ -9,6 +9,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from marketpipe.redaction import RedactingFilter, redact_url
+from marketpipe.redaction import redact as scrub
 from marketpipe.stream.producers.bithumb import (
     KST_SKEW_MS,
     BithumbPayloadError,
@@ -28,7 +30,6 @@ from marketpipe.stream.producers.finnhub_ws import (
     ws_url,
 )
 from marketpipe.stream.producers.pacing import Backoff, TokenBucket
-from marketpipe.stream.producers.redaction import RedactingFilter, redact_url, scrub
 from marketpipe.stream.producers.universe import parse_symbol_list
 
 T0 = 1_763_305_200_000

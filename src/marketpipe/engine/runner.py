@@ -40,9 +40,9 @@ from marketpipe.http.errors import (
     NotFoundError,
     QuotaExhausted,
 )
-from marketpipe.http.redact import install_log_redaction, redact
 from marketpipe.http.types import ApiRequest, QuotaWindow, Reply
 from marketpipe.providers import get_provider
+from marketpipe.redaction import install_log_redaction, redact
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -34,9 +34,9 @@ from marketpipe.http.errors import (
     RefusedError,
     TransientError,
 )
-from marketpipe.http.redact import key_hash, redact, register_secrets
 from marketpipe.http.types import ApiRequest, OutcomeKind, QuotaWindow, Reply
 from marketpipe.providers.base import Provider
+from marketpipe.redaction import key_hash, redact, register_secrets
 
 log = logging.getLogger("marketpipe.engine")
 

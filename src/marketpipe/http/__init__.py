@@ -12,8 +12,8 @@ from marketpipe.http.errors import (
     RefusedError,
     TransientError,
 )
-from marketpipe.http.redact import key_hash, redact
 from marketpipe.http.types import ApiRequest, Outcome, OutcomeKind, QuotaWindow, Reply
+from marketpipe.redaction import key_hash, redact
 
 __all__ = [
     "NO_AUTH",

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import httpx
 
 from marketpipe.http.errors import TransientError
-from marketpipe.http.redact import install_log_redaction, redact
 from marketpipe.http.types import ApiRequest, Reply
+from marketpipe.redaction import install_log_redaction, redact
 
 log = logging.getLogger("marketpipe.http")
 

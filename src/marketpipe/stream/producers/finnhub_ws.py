@@ -36,8 +36,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from marketpipe.redaction import RedactingFilter, redact_url
+from marketpipe.redaction import redact as scrub
 from marketpipe.stream.producers.pacing import Backoff, TokenBucket, wait_or_stop
-from marketpipe.stream.producers.redaction import RedactingFilter, redact_url, scrub
 from marketpipe.stream.producers.sharding import normalise_symbol
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 

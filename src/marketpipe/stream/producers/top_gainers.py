@@ -21,12 +21,12 @@ import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 
+from marketpipe.redaction import redact as scrub
 from marketpipe.stream import codec, topics
 from marketpipe.stream.producers.finnhub import TradeSequencer, trade_payload
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP, Trade, TradeStream
 from marketpipe.stream.producers.pacing import Backoff
 from marketpipe.stream.producers.publisher import KafkaPublisher
-from marketpipe.stream.producers.redaction import scrub
 from marketpipe.stream.producers.sharding import Shard
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 from marketpipe.stream.producers.universe import TOP_GAINER_CATEGORIES, latest_top_gainers
