@@ -57,7 +57,8 @@ def topics(
     counts = partition_counts(servers, [s.name for s in specs])
     for spec in specs:
         state = "created" if spec.name in created else "exists"
-        typer.echo(f"{spec.name}: {counts[spec.name]} partitions ({state})")
+        plural = "partition" if counts[spec.name] == 1 else "partitions"
+        typer.echo(f"{spec.name}: {counts[spec.name]} {plural} ({state})")
 
 
 @app.command()
@@ -83,7 +84,7 @@ def sink(
 ) -> None:
     """Run the sink: Kafka → PostgreSQL (+offsets) → Redis, until SIGTERM/Ctrl-C."""
     from marketpipe.config import get_settings
-    from marketpipe.db import database_dsn
+    from marketpipe.db import connect, database_dsn, migrate
     from marketpipe.runtime.kafka import bootstrap as resolve_bootstrap
     from marketpipe.runtime.redis import RedisService
     from marketpipe.stream.kinds import KINDS
@@ -116,10 +117,13 @@ def sink(
         specs += [TopicSpec(n, 1, stream.replication_factor) for n in (chosen.topic, dlq) if n not in known]
         ensure_topics(servers, specs)
     redis_url = RedisService(settings).start()
+    dsn = database_dsn(settings)
+    with connect(dsn) as conn:
+        migrate(conn)  # idempotent: the sink's tables and its offsets table exist before it starts
     runner = Sink(
         chosen,
         bootstrap=servers,
-        dsn=database_dsn(settings),
+        dsn=dsn,
         redis_url=redis_url,
         settings=stream,
         group_id=group,
