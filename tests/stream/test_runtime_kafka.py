@@ -68,3 +68,20 @@ def test_configured_bootstrap_wins(tmp_path: Path, kafka_bootstrap: str) -> None
     settings = _settings(tmp_path, kafka_bootstrap=kafka_bootstrap)
     assert bootstrap(settings) == kafka_bootstrap
     assert KafkaService(settings).start() == kafka_bootstrap
+
+
+def test_without_java_the_service_falls_back_to_tansu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`make demo` on a machine without Java still gets a Kafka-protocol broker."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    service = KafkaService(_settings(tmp_path, kafka_flavour="apache"))
+    url = service.start()
+    try:
+        assert "Tansu" in caplog.text
+        assert ping_bootstrap(url)
+    finally:
+        service.stop()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ RESOURCE_DIR = Path(__file__).with_name("kafka")
 POM_PATH = RESOURCE_DIR / "pom.xml"
 LOG4J_CONFIG = RESOURCE_DIR / "log4j2.properties"
 _LIBS_MARKER = ".marketpipe-complete"
+log = logging.getLogger(__name__)
 
 
 class KafkaRuntimeError(ServiceError):
@@ -100,6 +102,14 @@ def ensure_jars(libs_dir: Path, *, timeout: float = 600.0) -> Path:
     shutil.rmtree(libs_dir, ignore_errors=True)
     staging.rename(libs_dir)
     return libs_dir
+
+
+def _java_available() -> bool:
+    try:
+        java_binary()
+    except KafkaRuntimeError:
+        return False
+    return True
 
 
 def java_binary() -> str:
@@ -406,7 +416,13 @@ class KafkaService(LocalService):
     def _start(self) -> tuple[int, str]:
         self.home.mkdir(parents=True, exist_ok=True)
         port, controller = self._preferred_ports()
-        if self.settings.kafka_flavour == "tansu":
+        flavour = self.settings.kafka_flavour
+        if flavour == "apache" and not _java_available():
+            # `make demo` on a machine without Java: the in-memory Kafka-protocol broker instead.
+            # (Tests never get here: they start ApacheKafkaBroker directly and fail without Java.)
+            log.warning("kafka: no java on this machine; starting the in-memory Tansu broker instead")
+            flavour = "tansu"
+        if flavour == "tansu":
             proc = start_tansu(self.home / "tansu", port)
             return proc.pid, f"127.0.0.1:{port}"
         libs = ensure_jars(default_libs_dir(self.settings))
