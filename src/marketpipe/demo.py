@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import signal
@@ -33,8 +34,11 @@ from marketpipe.config import PROVIDERS, Settings, get_settings
 # Wide enough for the summary tables even when the output is a pipe or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 150)
 
-#: Providers whose sandbox keys the demo invents when none are configured (any key works there).
+#: How many sandbox keys the demo invents per provider when none are configured (any key works
+#: there). Finnhub allows one WebSocket per key and ~50 symbols each: 12 keys let two producer shards
+#: stream the whole S&P 500.
 DEMO_KEYS_PER_PROVIDER = 3
+DEMO_KEYS = {"finnhub": 12}
 
 
 def _demo_environment(kafka_flavour: str) -> dict[str, str]:
@@ -43,7 +47,8 @@ def _demo_environment(kafka_flavour: str) -> dict[str, str]:
     for provider in PROVIDERS:
         var = f"MARKETPIPE_{provider.upper()}_KEYS"
         if provider not in ("bithumb", "sp500_list") and not os.environ.get(var):
-            env[var] = ",".join(_demo_key(provider, i) for i in range(1, DEMO_KEYS_PER_PROVIDER + 1))
+            count = DEMO_KEYS.get(provider, DEMO_KEYS_PER_PROVIDER)
+            env[var] = ",".join(_demo_key(provider, i) for i in range(1, count + 1))
     return env
 
 
@@ -86,6 +91,8 @@ def _collect(settings: Settings, limit: int) -> bool:
     from marketpipe.engine.runner import RunOptions
 
     console.rule("collecting every dataset from the sandbox (free-tier quotas on)")
+    # The progress bars and the summary table say it all; keep per-run log lines for warnings only.
+    logging.getLogger("marketpipe").setLevel(logging.WARNING)
     options = RunOptions.from_env(universe_limit=limit)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:

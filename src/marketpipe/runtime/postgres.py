@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import warnings
 
 import psycopg
 
@@ -22,12 +23,15 @@ class PostgresService(LocalService):
         return url.get_secret_value() if url else None
 
     def _start(self) -> tuple[int, str]:
-        import pgserver  # heavy import, only when we really start a server
-
         pgdata = (self.settings.data_dir / "postgres").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)
         try:
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            with warnings.catch_warnings():
+                # pgserver asks platformdirs for a runtime dir; its fallback warning is noise here.
+                warnings.simplefilter("ignore")
+                import pgserver  # heavy import, only when we really start a server
+
+                server = pgserver.get_server(pgdata, cleanup_mode=None)
         except Exception as exc:  # pgserver raises subprocess errors with the server log attached
             raise ServiceError(f"postgres: the embedded server did not start ({type(exc).__name__})") from exc
         pid = server.get_pid()
