@@ -22,10 +22,15 @@ def client(pg_dsn: str, redis_url: str, redis_client: redis.Redis) -> Iterator[T
         yield test_client
 
 
-def insert_trades(dsn: str, rows: list[tuple[str, float, int, int, int]]) -> None:
+def insert_candles(
+    dsn: str, rows: list[tuple[str, int, int, float, float, float, float, float, int]]
+) -> None:
+    """Candles as the sink keeps them: (symbol, interval_s, start_ms, open, high, low, close, volume, n)."""
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO sp500_websocket_trades (symbol, price, volume, timestamp_ms, seq) VALUES (%s,%s,%s,%s,%s)",
+            """INSERT INTO trade_candles (stream, symbol, interval_s, bucket_start, open, high, low, close,
+                                          volume, trades, open_key, close_key)
+               VALUES ('trades', %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s, %s, 0, 0)""",
             rows,
         )
 
@@ -46,26 +51,39 @@ def test_latest_prices_come_from_the_seed_compatible_hash(
     assert client.get("/api/v1/health").json() == {"status": "ok"}
 
 
-def test_candles_aggregate_trades_into_ohlcv(client: TestClient, pg_dsn: str) -> None:
-    start = T0 - T0 % 60_000
-    insert_trades(
+def test_candles_come_from_the_sinks_candles_and_roll_up(client: TestClient, pg_dsn: str) -> None:
+    start = T0 - T0 % 900_000  # a 15-minute boundary
+    five = 300_000
+    insert_candles(
         pg_dsn,
         [
-            ("AAPL", 100.0, 10, start + 1_000, 0),
-            ("AAPL", 105.0, 5, start + 1_000, 1),  # same millisecond, next sequence number
-            ("AAPL", 99.0, 1, start + 30_000, 0),
-            ("AAPL", 101.0, 4, start + 59_999, 0),
-            ("AAPL", 102.0, 2, start + 60_000, 0),  # next minute
-            ("MSFT", 400.0, 1, start + 1_000, 0),
+            ("AAPL", 300, start, 100.0, 105.0, 99.0, 101.0, 20.0, 4),
+            ("AAPL", 300, start + five, 101.0, 110.0, 100.0, 108.0, 5.0, 2),
+            ("AAPL", 300, start + 2 * five, 108.0, 109.0, 90.0, 95.0, 1.0, 1),
+            ("AAPL", 300, start + 3 * five, 95.0, 96.0, 94.0, 96.0, 2.0, 1),  # next 15-minute bucket
+            ("AAPL", 60, start, 100.0, 101.0, 99.5, 100.5, 3.0, 2),
+            ("MSFT", 300, start, 400.0, 400.0, 400.0, 400.0, 1.0, 1),
         ],
     )
-    body = client.get("/api/v1/stocks/sp500/aapl/candles?interval=1m").json()
-    assert body["symbol"] == "AAPL"
-    first, second = body["candles"]
+    five_min = client.get("/api/v1/stocks/sp500/aapl/candles?interval=5m").json()
+    assert five_min["symbol"] == "AAPL"
+    assert [c["t"] for c in five_min["candles"]] == [start + i * five for i in range(4)]
+    assert five_min["candles"][1] == {
+        "t": start + five,
+        "o": 101.0,
+        "h": 110.0,
+        "l": 100.0,
+        "c": 108.0,
+        "v": 5.0,
+        "n": 2,
+    }
+
+    first, second = client.get("/api/v1/stocks/sp500/AAPL/candles?interval=15m").json()["candles"]
     assert (first["t"], first["o"], first["h"], first["l"], first["c"], first["v"], first["n"]) == (
-        start, 100.0, 105.0, 99.0, 101.0, 20.0, 4,
+        start, 100.0, 110.0, 90.0, 95.0, 26.0, 7,
     )  # fmt: skip
-    assert (second["o"], second["c"], second["n"]) == (102.0, 102.0, 1)
+    assert (second["o"], second["c"], second["n"]) == (95.0, 96.0, 1)
+    assert len(client.get("/api/v1/stocks/sp500/AAPL/candles?interval=1m").json()["candles"]) == 1
     assert client.get("/api/v1/stocks/sp500/NOPE/candles").status_code == 404
     assert client.get("/api/v1/stocks/sp500/AAPL/candles?interval=7m").status_code == 422
 

@@ -2,7 +2,7 @@
 
 - ``GET /api/v1/stocks/sp500`` and ``/api/v1/crypto``: the latest value per symbol/market, read from
   the seed-compatible Redis hashes ``sp500_realtime_data`` / ``crypto_realtime_data``.
-- ``GET /api/v1/stocks/sp500/{symbol}/candles?interval=1m``: OHLCV buckets from the trades table.
+- ``GET /api/v1/stocks/sp500/{symbol}/candles?interval=1m``: OHLCV from the candles the sink keeps.
 - ``GET /api/v1/tables`` (row counts) and ``/api/v1/runs`` (the collection run ledger).
 - ``WS /api/v1/ws/{sp500|crypto}``: a snapshot on connect, then a fresh snapshot whenever the sink
   PUBLISHes on ``sp500_updates`` / ``crypto_updates`` (signals within 250 ms coalesce into one push),
@@ -46,7 +46,14 @@ FEEDS: dict[str, FeedSpec] = {
     "sp500": FeedSpec("sp500_realtime_data", "sp500_updates", "symbol"),
     "crypto": FeedSpec("crypto_realtime_data", "crypto_updates", "symbol"),
 }
-INTERVALS = {"1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "1d": "1 day"}
+#: interval → (the sink's candle size it is built from, in seconds; the bucket as a SQL interval)
+CANDLE_SOURCES = {
+    "1m": (60, "1 minute"),
+    "5m": (300, "5 minutes"),
+    "15m": (300, "15 minutes"),
+    "1h": (3600, "1 hour"),
+    "1d": (3600, "1 day"),
+}
 SNAPSHOT_CAP = 500
 COALESCE_S = 0.25
 SHUTDOWN_S = 5.0
@@ -130,7 +137,7 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
 
     app = FastAPI(title="marketpipe live API", version="1", lifespan=lifespan)
 
-    async def query(sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    async def query(sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         async with pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(sql, params)
             names = [d.name for d in cur.description or []]
@@ -156,26 +163,28 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
         interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
         limit: int = Query(120, ge=1, le=2000),
     ) -> dict[str, Any]:
+        # The sink keeps 1m/5m/1h candles in `trade_candles`; 15m and 1d roll up 5m and 1h ones.
+        base_s, bucket = CANDLE_SOURCES[interval]
         rows = await query(
             """
-            WITH t AS (
-                SELECT date_bin(%s::interval, to_timestamp(timestamp_ms / 1000.0), 'epoch') AS bucket,
-                       price, volume, timestamp_ms, seq
-                  FROM sp500_websocket_trades
-                 WHERE symbol = %s
-                   AND timestamp_ms >= (SELECT max(timestamp_ms) FROM sp500_websocket_trades WHERE symbol = %s)
-                                       - (extract(epoch FROM %s::interval) * 1000 * %s)::bigint)
+            WITH c AS (
+                SELECT date_bin(%(bucket)s::interval, bucket_start, 'epoch') AS bucket, bucket_start,
+                       open, high, low, close, volume, trades
+                  FROM trade_candles
+                 WHERE stream = 'trades' AND symbol = %(symbol)s AND interval_s = %(base)s
+                   AND bucket_start > (SELECT max(bucket_start) FROM trade_candles
+                                        WHERE stream = 'trades' AND symbol = %(symbol)s
+                                          AND interval_s = %(base)s) - %(bucket)s::interval * %(limit)s)
             SELECT bucket,
-                   (array_agg(price ORDER BY timestamp_ms, seq))[1] AS open,
-                   max(price) AS high, min(price) AS low,
-                   (array_agg(price ORDER BY timestamp_ms DESC, seq DESC))[1] AS close,
-                   coalesce(sum(volume), 0) AS volume, count(*) AS trades
-              FROM t GROUP BY bucket ORDER BY bucket
+                   (array_agg(open ORDER BY bucket_start))[1] AS open, max(high) AS high, min(low) AS low,
+                   (array_agg(close ORDER BY bucket_start DESC))[1] AS close,
+                   sum(volume) AS volume, sum(trades) AS trades
+              FROM c GROUP BY bucket ORDER BY bucket
             """,
-            (INTERVALS[interval], symbol.upper(), symbol.upper(), INTERVALS[interval], limit),
+            {"bucket": bucket, "symbol": symbol.upper(), "base": base_s, "limit": limit},
         )
         if not rows:
-            raise HTTPException(404, f"no trades for {symbol.upper()}")
+            raise HTTPException(404, f"no candles for {symbol.upper()}")
         return {
             "symbol": symbol.upper(),
             "interval": interval,
@@ -187,7 +196,7 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
                     "l": float(r["low"]),
                     "c": float(r["close"]),
                     "v": float(r["volume"]),
-                    "n": r["trades"],
+                    "n": int(r["trades"]),
                 }
                 for r in rows
             ],
