@@ -146,7 +146,7 @@ def main() -> None:
             service.stop()
 
     new_rate, upd_rate, seed_rate = args.rows / t_new, args.rows / t_upd, args.seed_rows / t_seed
-    table = Table(title=f"bulk merge into balance_sheet (39 columns), PostgreSQL {tmp and 'embedded'}")
+    table = Table(title="bulk merge into balance_sheet (39 columns), embedded PostgreSQL 16, fsync on")
     table.add_column("writer")
     table.add_column("rows", justify="right")
     table.add_column("seconds", justify="right")
