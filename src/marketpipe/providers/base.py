@@ -106,6 +106,24 @@ def clean_text(value: Any) -> str | None:
     return None if text.lower() in _NULLISH else text
 
 
+def to_instant(value: Any) -> datetime | None:
+    """ISO 8601 text (``Z`` or an offset; naive = UTC) or Unix seconds → an aware UTC datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC) if value > 0 else None
+    text = clean_text(value)
+    if text is None:
+        return None
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def to_decimal(value: Any) -> Decimal | None:
     """A Decimal from a string/number, tolerating "%", ",", and null spellings."""
     if isinstance(value, bool):

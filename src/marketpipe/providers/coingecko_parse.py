@@ -5,12 +5,12 @@ coins/{id}/tickers, derivatives and global. Kept apart from :mod:`marketpipe.pro
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_decimal, to_int
+from marketpipe.providers.base import clean_text, to_decimal, to_instant, to_int
 from marketpipe.providers.coingecko import NAME
 
 MARKETS_PER_PAGE = 250
@@ -76,24 +76,6 @@ def global_request() -> ApiRequest:
 
 
 # -- value helpers ---------------------------------------------------------------------------------------
-
-
-def to_instant(value: Any) -> datetime | None:
-    """ISO text (``Z`` or offset) or Unix seconds → aware UTC datetime."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC) if value > 0 else None
-    text = clean_text(value)
-    if text is None:
-        return None
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _date(value: Any) -> date | None:

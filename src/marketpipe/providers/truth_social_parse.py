@@ -6,14 +6,14 @@ Kept apart from :mod:`marketpipe.providers.truth_social` (classification, owned 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_int
+from marketpipe.providers.base import clean_text, to_instant, to_int
 from marketpipe.providers.truth_social import NAME
 
 #: Mastodon's maximum page size for account statuses.
@@ -93,17 +93,6 @@ def html_to_text(html: str | None) -> str | None:
 # -- parsers -----------------------------------------------------------------------------------------
 
 
-def parse_instant(value: Any) -> datetime | None:
-    text = clean_text(value)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def parse_account(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or not clean_text(body.get("id")):
         raise MalformedResponse(NAME, "account lookup reply has no id")
@@ -129,7 +118,7 @@ def _array(value: Any) -> list[Any]:
 def parse_status(status: dict[str, Any]) -> dict[str, Any] | None:
     """Columns shared by ``truth_social_posts`` and ``truth_social_trends`` (None without id/time/account)."""
     account = _obj(status.get("account"))
-    created = parse_instant(status.get("created_at"))
+    created = to_instant(status.get("created_at"))
     if not clean_text(status.get("id")) or created is None or not clean_text(account.get("id")):
         return None
     media = _array(status.get("media_attachments"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_int
+from marketpipe.providers.base import clean_text, to_instant, to_int
 from marketpipe.providers.x import NAME, TIMELINE, USER_LOOKUP
 
 TWEET_FIELDS = "author_id,created_at,text,public_metrics,context_annotations,entities,lang,edit_history_tweet_ids,note_tweet"
@@ -48,17 +48,6 @@ def timeline_request(user_id: str, *, since_id: str | None, start_time: datetime
         scope=TIMELINE,
         label=f"x users/{user_id}/tweets since {since_id or start_time}",
     )
-
-
-def parse_iso(value: Any) -> datetime | None:
-    text = clean_text(value)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_user(body: Any) -> dict[str, Any]:
@@ -104,7 +93,7 @@ def parse_timeline(body: Any, user_id: str | None = None) -> tuple[list[dict[str
     for post in posts:
         if not isinstance(post, dict) or not clean_text(post.get("id")):
             continue
-        created = parse_iso(post.get("created_at"))
+        created = to_instant(post.get("created_at"))
         note = _obj(post.get("note_tweet"))
         text = note.get("text") or post.get("text")
         if created is None or not text:
