@@ -54,7 +54,7 @@ CANDLE_SOURCES = {
     "1h": (3600, "1 hour"),
     "1d": (3600, "1 day"),
 }
-SNAPSHOT_CAP = 500
+SNAPSHOT_CAP = 1000  # the whole S&P 500 (503 lines) and every Bithumb KRW market fit
 COALESCE_S = 0.25
 SHUTDOWN_S = 5.0
 
