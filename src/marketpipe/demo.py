@@ -62,7 +62,8 @@ def _demo_key(provider: str, index: int) -> str:
 def _pick_kafka(requested: str) -> str:
     if requested != "auto":
         return requested
-    return "apache" if shutil.which("java") else "tansu"
+    # Apache Kafka needs Java, and Maven to fetch its jars once (`make test` does that too).
+    return "apache" if shutil.which("java") and shutil.which("mvn") else "tansu"
 
 
 def _start_services(settings: Settings) -> list[str]:
