@@ -85,3 +85,12 @@ def test_without_java_the_service_falls_back_to_tansu(
         assert ping_bootstrap(url)
     finally:
         service.stop()
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    # kafka-storage's parser would read "-xyz…" as an option; about 1 draw in 64 used to.
+    from marketpipe.runtime.kafka import random_cluster_id
+
+    ids = [random_cluster_id() for _ in range(5000)]
+    assert not any(cluster_id.startswith("-") for cluster_id in ids)
+    assert all(len(cluster_id) == 22 for cluster_id in ids)

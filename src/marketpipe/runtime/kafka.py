@@ -183,8 +183,15 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def random_cluster_id() -> str:
-    """A cluster id in Kafka's own format: URL-safe base64 of 16 random bytes, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A cluster id in Kafka's own format: URL-safe base64 of 16 random bytes, unpadded.
+
+    Never one starting with "-": the storage tool's argument parser would read it as an option
+    (about one draw in 64).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # -- Apache Kafka -----------------------------------------------------------------------------------
