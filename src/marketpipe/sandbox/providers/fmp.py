@@ -116,6 +116,22 @@ def _premium(call: Call, symbol: str) -> Response | None:
     return None
 
 
+async def _open_company(request: Request, endpoint: str) -> tuple[Call, str, Company] | Response:
+    """Gate a per-symbol call: the refusal, the premium-symbol reply, ``[]`` for an unknown symbol,
+    or the call with its upper-cased symbol and the world's company."""
+    call, refused = await _open(request, endpoint)
+    if refused is not None:
+        return refused
+    symbol = (request.query_params.get("symbol") or "").upper()
+    premium = _premium(call, symbol)
+    if premium is not None:
+        return premium
+    company = call.world.company(symbol)
+    if company is None:
+        return call.json([])
+    return call, symbol, company
+
+
 def _date(text: str | None, default: date) -> date:
     if not text:
         return default
@@ -227,16 +243,11 @@ async def earnings_calendar(request: Request) -> Response:
 @router.get("/earnings")
 async def company_earnings(request: Request) -> Response:
     """A company's past and scheduled reports (``symbol``, ``limit``), newest first."""
-    call, refused = await _open(request, "earnings")
-    if refused is not None:
-        return refused
-    symbol = (request.query_params.get("symbol") or "").upper()
-    premium = _premium(call, symbol)
-    if premium is not None:
-        return premium
+    opened = await _open_company(request, "earnings")
+    if isinstance(opened, Response):
+        return opened
+    call, symbol, _ = opened
     world = call.world
-    if world.company(symbol) is None:
-        return call.json([])
     today = call.now.date()
     rows = _event_rows(world, symbol, today - timedelta(days=5 * 365), today + timedelta(days=200), today)
     rows.sort(key=lambda row: row["date"], reverse=True)
@@ -309,17 +320,11 @@ def _year_range(world: World, symbol: str, today: date) -> tuple[float, float]:
 @router.get("/profile")
 async def profile(request: Request) -> Response:
     """Company profile: always a one-element array (``[]`` for an unknown symbol)."""
-    call, refused = await _open(request, "profile")
-    if refused is not None:
-        return refused
-    symbol = (request.query_params.get("symbol") or "").upper()
-    premium = _premium(call, symbol)
-    if premium is not None:
-        return premium
+    opened = await _open_company(request, "profile")
+    if isinstance(opened, Response):
+        return opened
+    call, symbol, company = opened
     world = call.world
-    company = world.company(symbol)
-    if company is None:
-        return call.json([])
     today = call.now.date()
     traits = world.traits(symbol)
     quote = world.quote(symbol, call.ts)
@@ -377,17 +382,11 @@ async def profile(request: Request) -> Response:
 @router.get("/quote")
 async def quote(request: Request) -> Response:
     """Real-time-ish quote, a one-element array [U: shape from FMP's stable docs, not in spec §5]."""
-    call, refused = await _open(request, "quote")
-    if refused is not None:
-        return refused
-    symbol = (request.query_params.get("symbol") or "").upper()
-    premium = _premium(call, symbol)
-    if premium is not None:
-        return premium
+    opened = await _open_company(request, "quote")
+    if isinstance(opened, Response):
+        return opened
+    call, symbol, company = opened
     world = call.world
-    company = world.company(symbol)
-    if company is None:
-        return call.json([])
     today = call.now.date()
     snap = world.quote(symbol, call.ts)
     low, high = _year_range(world, symbol, today)
