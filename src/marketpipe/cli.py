@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from marketpipe.config import Settings, get_settings
-from marketpipe.runtime import LocalService, ServiceError, optional_service, services
+from marketpipe.runtime import LocalService, ServiceError, services
 
 app = typer.Typer(
     name="marketpipe",
@@ -30,17 +30,6 @@ def _main(
     from marketpipe.logging import configure_logging
 
     configure_logging(logging.DEBUG if verbose else logging.INFO)
-
-
-def _all_services(settings: Settings) -> list[LocalService]:
-    """Every service marketpipe may have started, for ``down`` and ``status``."""
-    found = services(settings)
-    for name in ("kafka", "sandbox"):
-        try:
-            found.append(optional_service(name, settings))
-        except ImportError:  # that part is not installed in this build
-            continue
-    return found
 
 
 def _status_table(settings: Settings, chosen: list[LocalService]) -> Table:
@@ -87,7 +76,7 @@ def up(
 def down() -> None:
     """Stop every embedded service marketpipe started (data stays in the data directory)."""
     settings = get_settings()
-    for service in reversed(_all_services(settings)):
+    for service in reversed(services(settings, kafka=True, sandbox=True)):
         if service.stop():
             console.print(f"stopped {service.name}")
 
@@ -96,7 +85,7 @@ def down() -> None:
 def status() -> None:
     """Show each service, where it is and whether it answers."""
     settings = get_settings()
-    console.print(_status_table(settings, _all_services(settings)))
+    console.print(_status_table(settings, services(settings, kafka=True, sandbox=True)))
 
 
 @app.command("migrate")

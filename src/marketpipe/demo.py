@@ -123,7 +123,10 @@ def _stream(settings: Settings, seconds: int, env: dict[str, str]) -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+    from marketpipe.db import connect
+
     redis_client = redis.Redis.from_url(_redis_url(settings))
+    conn = connect(settings=settings, autocommit=True)  # one connection for the whole progress loop
     try:
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
@@ -131,8 +134,8 @@ def _stream(settings: Settings, seconds: int, env: dict[str, str]) -> None:
             task = progress.add_task("streaming", total=seconds)
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < seconds:
-                trades = _count(settings, "sp500_websocket_trades")
-                tickers = _count(settings, "bithumb_ticker")
+                trades = _count(conn, "sp500_websocket_trades")
+                tickers = _count(conn, "bithumb_ticker")
                 symbols = redis_client.hlen("sp500_realtime_data")
                 progress.update(
                     task,
@@ -154,6 +157,7 @@ def _stream(settings: Settings, seconds: int, env: dict[str, str]) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         redis_client.close()
+        conn.close()
 
 
 def _redis_url(settings: Settings) -> str:
@@ -162,11 +166,8 @@ def _redis_url(settings: Settings) -> str:
     return RedisService(settings).start()
 
 
-def _count(settings: Settings, table: str) -> int:
-    from marketpipe.db import connect
-
-    with connect(settings=settings) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours
+def _count(conn: psycopg.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours
     return int(row[0]) if row else 0
 
 
@@ -185,9 +186,9 @@ def _report(settings: Settings) -> None:
             ).fetchall()
         ]
         for name in names:
-            count = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
-            if count and count[0]:
-                table.add_row(name, f"{count[0]:,}")
+            count = _count(conn, f'"{name}"')
+            if count:
+                table.add_row(name, f"{count:,}")
     console.print(table)
     client = redis.Redis.from_url(_redis_url(settings))
     try:
@@ -241,15 +242,9 @@ def demo_command(
         if keep:
             console.print("services left running: try `marketpipe serve` and open http://127.0.0.1:8000/")
         else:
-            from marketpipe.runtime import optional_service, services
+            from marketpipe.runtime import services
 
-            for service in reversed(
-                [
-                    *services(settings),
-                    optional_service("kafka", settings),
-                    optional_service("sandbox", settings),
-                ]
-            ):
+            for service in reversed(services(settings, kafka=True, sandbox=True)):
                 service.stop()
             console.print("services stopped (data kept in the data directory; `make clean` removes it)")
     if not ok:
