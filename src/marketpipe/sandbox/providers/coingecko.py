@@ -90,6 +90,17 @@ async def _open(request: Request, endpoint: str) -> tuple[Call, Response | None]
     return call, call.meter(windows)
 
 
+async def _open_coin(request: Request, endpoint: str, coin_id: str) -> tuple[Call, cu.Coin] | Response:
+    """Gate a per-coin call: the refusal, 404 ``coin not found``, or the call and its coin."""
+    call, refusal = await _open(request, endpoint)
+    if refusal is not None:
+        return refusal
+    coin = cu.universe(call.world.seed).by_id.get(coin_id.lower())
+    if coin is None:
+        return call.json({"error": "coin not found"}, 404)
+    return call, coin
+
+
 def _flag(request: Request, name: str, default: bool) -> bool:
     raw = request.query_params.get(name)
     if raw is None:
@@ -324,13 +335,11 @@ def _roi(seed: int, coin: cu.Coin, price: float) -> dict[str, Any] | None:
 @router.get("/coins/{coin_id}")
 async def coin_detail(request: Request, coin_id: str) -> Response:
     """``GET /coins/{id}`` with the ``localization/tickers/market_data/community_data/developer_data/sparkline`` flags."""
-    call, refusal = await _open(request, "/coins/{id}")
-    if refusal is not None:
-        return refusal
+    opened = await _open_coin(request, "/coins/{id}", coin_id)
+    if isinstance(opened, Response):
+        return opened
+    call, coin = opened
     seed = call.world.seed
-    coin = cu.universe(seed).by_id.get(coin_id.lower())
-    if coin is None:
-        return call.json({"error": "coin not found"}, 404)
     t = call.ts
     localization = _flag(request, "localization", True)
     detail: dict[str, Any] = {
@@ -547,13 +556,11 @@ def _developer(seed: int, coin: cu.Coin, t: float) -> dict[str, Any]:
 @router.get("/coins/{coin_id}/tickers")
 async def coin_tickers(request: Request, coin_id: str) -> Response:
     """``GET /coins/{id}/tickers`` — 100 per page (empty past the end), ``exchange_ids``/``order``/``depth``."""
-    call, refusal = await _open(request, "/coins/{id}/tickers")
-    if refusal is not None:
-        return refusal
+    opened = await _open_coin(request, "/coins/{id}/tickers", coin_id)
+    if isinstance(opened, Response):
+        return opened
+    call, coin = opened
     seed = call.world.seed
-    coin = cu.universe(seed).by_id.get(coin_id.lower())
-    if coin is None:
-        return call.json({"error": "coin not found"}, 404)
     query = request.query_params
     page = _int_param(request, "page", 1) or 1
     order = query.get("order") or "trust_score_desc"
