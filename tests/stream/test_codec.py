@@ -97,7 +97,7 @@ def test_struct_path_matches_dict_path(price: float, seq: int, ts: int) -> None:
     raw = codec.encode_trade("AAPL", price, ts, 3.0, seq=seq, conditions=["1"], shard=1, shards=4)
     fast = codec.decode_trade_struct(raw)
     slow = codec.decode_trade(raw)
-    assert (fast.symbol, fast.price, fast.volume, fast.timestamp_ms, fast.seq, fast.conditions, fast.shard) == (
+    assert (fast.symbol, fast.price, fast.volume, fast.timestamp_ms, fast.seq, list(fast.conditions or []), fast.shard) == (
         slow["symbol"], slow["price"], slow["volume"], slow["timestamp_ms"], slow["seq"], slow["conditions"],
         slow["shard"],
     )  # fmt: skip

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import orjson
 import psycopg
 import redis
 
@@ -72,3 +75,71 @@ def test_cli_topics_and_sink(
         assert conn.execute("SELECT count(*) FROM sp500_websocket_trades").fetchone() == (500,)
     bad = subprocess.run([*cli, "sink", "nosuchkind"], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0
+
+
+def test_cli_sink_workers_share_partitions_and_stop_together(
+    kafka_bootstrap: str, kafka_topic, pg_dsn: str, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """``--workers 2``: two processes, one consumer group, one partition each; every trade exactly once."""
+    env = {**os.environ, "MARKETPIPE_DATABASE_URL": pg_dsn, "MARKETPIPE_REDIS_URL": redis_url,
+           "MARKETPIPE_DATA_DIR": str(tmp_path), "MARKETPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "MARKETPIPE_STREAM_BATCH_SIZE": "500"}  # fmt: skip
+    topic = kafka_topic("workers", partitions=2)
+    cmd = [sys.executable, "-m", "marketpipe.stream.cli", "sink", "trades", "--topic", topic,
+           "--group", "g-workers", "--workers", "2"]  # fmt: skip
+    bad = subprocess.run([*cmd, "--max-messages", "10"], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--workers 1" in bad.stderr
+
+    log = tmp_path / "workers.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            # Both members hold a partition before any data exists (else the first one takes it all).
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                last = {}
+                for line in log.read_text().splitlines():
+                    for w in ("w0", "w1"):
+                        if f"[{w}]: sink trades: assigned" in line:
+                            last[w] = line.split("assigned", 1)[1].strip()
+                if len(last) == 2 and all(last.values()):
+                    break
+                time.sleep(0.2)
+            assert len(last) == 2 and all(last.values()), log.read_text()[-3000:]
+            trades = make_trades(6000, seed=11)
+            produce(kafka_bootstrap, topic, trades)
+            deadline = time.monotonic() + 90
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                while time.monotonic() < deadline:
+                    row = conn.execute(
+                        "SELECT coalesce(sum(next_offset), 0)::int FROM stream_offsets WHERE consumer_group = 'g-workers'"
+                    ).fetchone()
+                    if row and row[0] == len(trades):
+                        break
+                    time.sleep(0.2)
+        finally:
+            # SIGTERM to the parent stops every worker cleanly.
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    per_worker = {}
+    for line in out.splitlines():
+        if line.startswith("sink trades worker "):
+            index, rest = line.removeprefix("sink trades worker ").split(": ", 1)
+            per_worker[int(index)] = int(rest.split(" messages")[0])
+    # Both processes did real work, and together exactly the topic.
+    assert sorted(per_worker) == [0, 1] and all(n > 0 for n in per_worker.values()), out
+    assert sum(per_worker.values()) == len(trades)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM sp500_websocket_trades").fetchone() == (len(trades),)
+        stored = dict(
+            conn.execute(
+                "SELECT kafka_partition, next_offset FROM stream_offsets WHERE consumer_group = 'g-workers'"
+            ).fetchall()
+        )
+    assert sum(stored.values()) == len(trades) and sorted(stored) == [0, 1]
+    newest: dict[str, int] = {}
+    for t in trades:
+        newest[t.symbol] = max(newest.get(t.symbol, 0), t.timestamp_ms)
+    for symbol, ts in newest.items():
+        assert orjson.loads(redis_client.get(f"latest:stocks:sp500:{symbol}") or b"{}")["timestamp"] == ts

@@ -70,11 +70,18 @@ def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, i
     One statement with array parameters (no temporary table: creating or truncating one per batch
     costs catalog work and shows up as latency spikes).
     """
+    params = merge_params(stream, candles)
+    return merge_prepared(conn, params) if params else 0
+
+
+def merge_params(stream: str, candles: dict[tuple[str, int, int], Candle]) -> dict[str, Any] | None:
+    """The parameters of the merge statement (built apart so the sink can do it off its write path)."""
     if not candles:
-        return 0
-    keys = list(candles)
-    values = list(candles.values())
-    params = {
+        return None
+    # Key order: concurrent merges touching the same candles lock them in one order.
+    keys = sorted(candles)
+    values = [candles[k] for k in keys]
+    return {
         "stream": stream,
         "symbol": [k[0] for k in keys],
         "interval_s": [k[1] for k in keys],
@@ -88,6 +95,10 @@ def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, i
         "open_key": [c[6] for c in values],
         "close_key": [c[7] for c in values],
     }
+
+
+def merge_prepared(conn: psycopg.Connection, params: dict[str, Any]) -> int:
+    """Run the merge with :func:`merge_params`' parameters (rows touched; 0 inside a pipeline)."""
     with conn.cursor() as cur:
         cur.execute(
             """

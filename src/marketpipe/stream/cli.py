@@ -81,6 +81,13 @@ def sink(
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle seconds.")] = None,
     dlq_topic: Annotated[str | None, typer.Option(help="Dead-letter topic (default marketpipe.dlq).")] = None,
     create_topics: Annotated[bool, typer.Option(help="Create the topics first if missing.")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Sink processes sharing the topic's partitions (one consumer group; at most one per partition).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the sink: Kafka → PostgreSQL (+offsets) → Redis, until SIGTERM/Ctrl-C."""
     from marketpipe.config import get_settings
@@ -95,6 +102,8 @@ def sink(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if kind not in KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if workers > 1 and max_messages is not None:
+        raise typer.BadParameter("--max-messages counts one process's messages: use it with --workers 1")
     settings = get_settings()
     stream = StreamSettings()
     updates: dict[str, object] = {}
@@ -120,6 +129,14 @@ def sink(
     dsn = database_dsn(settings)
     with connect(dsn) as conn:
         migrate(conn)  # idempotent: the sink's tables and its offsets table exist before it starts
+    if workers > 1:
+        from marketpipe.stream.workers import WorkerSpec, run_workers
+
+        spec = WorkerSpec(
+            kind=kind, topic=chosen.topic, bootstrap=servers, dsn=dsn, redis_url=redis_url,
+            settings=stream.model_dump(), group_id=group, dlq_topic=dlq, idle_exit_s=idle_exit,
+        )  # fmt: skip
+        raise typer.Exit(run_workers(spec, workers))
     runner = Sink(
         chosen,
         bootstrap=servers,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -20,17 +21,42 @@ from marketpipe.stream import codec, topics
 
 _NULL = "\\N"
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_escaped: dict[str, str] = {}
+_CACHE_MAX = 100_000
+
+
+class _Escaped(dict[str | None, str]):
+    """Text values escaped for COPY text format, memoised (symbols and sources repeat endlessly).
+
+    ``ESCAPED[value]`` is one C-level dict lookup on a hit; ``None`` maps to NULL.
+    """
+
+    def __missing__(self, value: str | None) -> str:
+        hit = _NULL if value is None else value.translate(_COPY_ESCAPE)
+        if len(self) < _CACHE_MAX:
+            self[value] = hit
+        return hit
+
+
+class _Arrays(dict[tuple[str, ...] | None, str]):
+    """``text[]`` literals for COPY (each element quoted, then COPY-escaped), memoised: few distinct sets."""
+
+    def __missing__(self, values: tuple[str, ...] | None) -> str:
+        if not values:
+            return _NULL
+        inner = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        hit = ESCAPED["{" + inner + "}"]
+        if len(self) < _CACHE_MAX // 10:
+            self[values] = hit
+        return hit
+
+
+ESCAPED = _Escaped()
+ARRAYS = _Arrays()
 
 
 def esc(value: str) -> str:
-    """A text value escaped for COPY text format (cached: symbols and sources repeat endlessly)."""
-    hit = _escaped.get(value)
-    if hit is None:
-        hit = value.translate(_COPY_ESCAPE)
-        if len(_escaped) < 100_000:
-            _escaped[value] = hit
-    return hit
+    """A text value escaped for COPY text format."""
+    return ESCAPED[value]
 
 
 def num(value: Any) -> str:
@@ -43,24 +69,12 @@ def num(value: Any) -> str:
 
 
 def opt_text(value: Any) -> str:
-    return _NULL if value is None else esc(str(value))
+    return _NULL if value is None else ESCAPED[str(value)]
 
 
-_arrays: dict[tuple[str, ...], str] = {}
-
-
-def text_array(values: list[str] | None) -> str:
-    """A text[] literal for COPY (each element quoted, then COPY-escaped; cached: few distinct sets)."""
-    if not values:
-        return _NULL
-    key = tuple(values)
-    hit = _arrays.get(key)
-    if hit is None:
-        inner = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-        hit = esc("{" + inner + "}")
-        if len(_arrays) < 10_000:
-            _arrays[key] = hit
-    return hit
+def text_array(values: list[str] | tuple[str, ...] | None) -> str:
+    """A text[] literal for COPY."""
+    return ARRAYS[tuple(values) if isinstance(values, list) else values]
 
 
 @dataclass(frozen=True)
@@ -86,11 +100,12 @@ class SinkKind:
     # decode returns the kind's message object (a TradeV1 for trades, a dict for tickers); the other
     # callables take that object.
     decode: Callable[[bytes | None], Any]
-    copy_row: Callable[[Any], str]  # one COPY text line without the newline
-    instrument: Callable[[Any], str]
+    # (one COPY text line without the newline, its Redis history member): built together because
+    # both format the same values. The member is unique per row, so replays are idempotent.
+    encode: Callable[[Any], tuple[str, str]]
+    instrument: Callable[[Any], str]  # C-level getters (operator.attrgetter / itemgetter): hot path
     event_ms: Callable[[Any], int]  # the time that orders "newest"
     snapshot: Callable[[Any], dict[str, Any]]  # JSON value of the hash/latest key
-    history_member: Callable[[Any], str]  # unique per row, so replays are idempotent
     redis: RedisLayout
     # SQL returning (instrument, row as json) of the newest row per instrument, for Redis rehydration.
     latest_sql: str
@@ -112,20 +127,33 @@ TRADE_COLUMNS = (
 )  # fmt: skip
 
 
-def _trade_row_builder(default_source: str, *, with_category: bool = False) -> Callable[[Any], str]:
-    """A COPY row builder for a trade table (``default_source`` fills a missing ``source``)."""
+def _trade_encoder(default_source: str, *, with_category: bool = False) -> Callable[[Any], tuple[str, str]]:
+    """(COPY line, history member) of a trade (``default_source`` fills a missing ``source``).
+
+    The hottest code of the sink: every value is formatted once, escaping is a memo lookup.
+    """
     default = esc(default_source)
+    text, arrays = ESCAPED, ARRAYS
 
-    def row(t: codec.TradeV1) -> str:
-        shard, source = t.shard, t.source
-        line = (
-            f"{esc(t.symbol)}\t{t.price!r}\t{t.volume!r}\t{t.timestamp_ms}\t{t.seq}\t"
-            f"{text_array(t.conditions)}\t{_NULL if t.pod_name is None else esc(t.pod_name)}\t"
-            f"{default if source is None else esc(source)}\t{_NULL if shard is None else shard}"
+    def encode(t: codec.TradeV1) -> tuple[str, str]:
+        price, volume, ts, seq, shard, source = (
+            repr(t.price),
+            repr(t.volume),
+            t.timestamp_ms,
+            t.seq,
+            t.shard,
+            t.source,
         )
-        return line + "\t" + opt_text(t.category) if with_category else line
+        line = (
+            f"{text[t.symbol]}\t{price}\t{volume}\t{ts}\t{seq}\t{arrays[t.conditions]}\t{text[t.pod_name]}\t"
+            f"{default if source is None else text[source]}\t{_NULL if shard is None else shard}"
+        )
+        if with_category:
+            line = f"{line}\t{text[t.category]}"
+        # ts:seq identifies the row (the table key minus the symbol); price and volume make it useful.
+        return line, f"{ts}:{seq}:{price}:{volume}"
 
-    return row
+    return encode
 
 
 def _trade_snapshot(t: Any) -> dict[str, Any]:
@@ -142,11 +170,6 @@ def _trade_snapshot(t: Any) -> dict[str, Any]:
     if t.category is not None:
         snap["category"] = t.category
     return snap
-
-
-def _trade_member(t: Any) -> str:
-    # ts:seq identifies the row (the table key minus the symbol); price and volume make it useful.
-    return f"{t.timestamp_ms}:{t.seq}:{t.price!r}:{t.volume!r}"
 
 
 def _trade_latest_sql(table: str) -> str:
@@ -170,12 +193,8 @@ def _trade_latest_sql(table: str) -> str:
     """
 
 
-def _symbol(t: Any) -> str:
-    return t.symbol
-
-
-def _trade_ms(t: Any) -> int:
-    return t.timestamp_ms
+_symbol = attrgetter("symbol")
+_trade_ms = attrgetter("timestamp_ms")
 
 
 SP500 = SinkKind(
@@ -185,11 +204,10 @@ SP500 = SinkKind(
     columns=TRADE_COLUMNS,
     conflict_key=("symbol", "timestamp_ms", "seq"),
     decode=codec.decode_trade_struct,
-    copy_row=_trade_row_builder("finnhub_sp500_websocket"),
+    encode=_trade_encoder("finnhub_sp500_websocket"),
     instrument=_symbol,
     event_ms=_trade_ms,
     snapshot=_trade_snapshot,
-    history_member=_trade_member,
     redis=RedisLayout(
         hash_key="sp500_realtime_data",
         latest_prefix="latest:stocks:sp500:",
@@ -209,11 +227,10 @@ TOPGAINERS = SinkKind(
     columns=(*TRADE_COLUMNS, "category"),
     conflict_key=("symbol", "timestamp_ms", "seq"),
     decode=codec.decode_trade_struct,
-    copy_row=_trade_row_builder("finnhub_websocket", with_category=True),
+    encode=_trade_encoder("finnhub_websocket", with_category=True),
     instrument=_symbol,
     event_ms=_trade_ms,
     snapshot=_trade_snapshot,
-    history_member=_trade_member,
     redis=RedisLayout(
         hash_key=None,
         latest_prefix="latest:stocks:topgainers:",
@@ -247,7 +264,7 @@ _TICKER_NUMERIC = {
 }  # fmt: skip
 
 
-def _ticker_row(m: dict[str, Any]) -> str:
+def _ticker_encode(m: dict[str, Any]) -> tuple[str, str]:
     out = []
     for column in TICKER_COLUMNS:
         if column == "timestamp_field":
@@ -263,7 +280,8 @@ def _ticker_row(m: dict[str, Any]) -> str:
             out.append(num(value))
         else:
             out.append(opt_text(m.get(column)))
-    return "\t".join(out)
+    member = f"{m['timestamp']}:{m.get('trade_price')}:{m.get('trade_volume')}".replace("\n", "")
+    return "\t".join(out), member
 
 
 def _ticker_snapshot(m: dict[str, Any]) -> dict[str, Any]:
@@ -280,16 +298,8 @@ def _ticker_snapshot(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ticker_member(m: dict[str, Any]) -> str:
-    return f"{m['timestamp']}:{m.get('trade_price')}:{m.get('trade_volume')}".replace("\n", "")
-
-
-def _market(m: dict[str, Any]) -> str:
-    return str(m["market"])
-
-
-def _ticker_ms(m: dict[str, Any]) -> int:
-    return int(m["timestamp"])
+_market = itemgetter("market")  # a str (checked by the codec)
+_ticker_ms = itemgetter("timestamp")  # an int (converted by the codec)
 
 
 CRYPTO = SinkKind(
@@ -299,11 +309,10 @@ CRYPTO = SinkKind(
     columns=TICKER_COLUMNS,
     conflict_key=("market", "timestamp_field"),
     decode=codec.decode_ticker,
-    copy_row=_ticker_row,
+    encode=_ticker_encode,
     instrument=_market,
     event_ms=_ticker_ms,
     snapshot=_ticker_snapshot,
-    history_member=_ticker_member,
     redis=RedisLayout(
         hash_key="crypto_realtime_data",
         latest_prefix="latest:crypto:",

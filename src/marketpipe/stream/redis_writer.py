@@ -32,11 +32,15 @@ from marketpipe.stream.kinds import RedisLayout
 
 @dataclass
 class InstrumentUpdate:
-    """What one batch does to one instrument: its newest snapshot and its new history members."""
+    """What one batch does to one instrument: its newest snapshot and its new history entries.
+
+    ``history`` is flat, ``[score, member, score, member, …]`` in arrival order: exactly the
+    arguments of one ``ZADD`` (a member repeated within a batch is simply added once by Redis).
+    """
 
     event_ms: int = -1
     snapshot: dict[str, Any] | None = None
-    history: dict[str, int] = field(default_factory=dict)  # member -> score (dedupes within a batch)
+    history: list[int | str] = field(default_factory=list)
 
 
 class RedisWriter:
@@ -73,17 +77,18 @@ class RedisWriter:
                 hash_fields[instrument] = value
                 pipe.set(layout.latest_prefix + instrument, value, ex=ttl)
                 latest[instrument] = update.event_ms
-            members = update.history
-            if members:
-                if len(members) > keep:
-                    members = dict(sorted(members.items(), key=lambda kv: kv[1])[-keep:])
+            entries = update.history
+            if entries:
+                if len(entries) > 2 * keep:
+                    entries = _newest(entries, keep)
                 key = layout.history_prefix + instrument
-                pipe.zadd(key, members)
-                count = self._added_since_trim.get(instrument, self.trim_every) + len(members)
+                # One ZADD with the batch's flat (score, member) list: packed by hiredis in C.
+                pipe.execute_command("ZADD", key, *entries)
+                count = self._added_since_trim.get(instrument, self.trim_every) + len(entries) // 2
                 if count >= self.trim_every:
                     # Unknown size after a restart counts as "due": trim on the first batch.
                     pipe.zremrangebyrank(key, 0, -(keep + 1))
-                    newest = max(members.values())
+                    newest = max(int(score) for score in entries[0::2])
                     pipe.zremrangebyscore(key, "-inf", f"({newest - window_ms}")
                     pipe.expire(key, ttl)
                     count = 0
@@ -108,6 +113,12 @@ class RedisWriter:
                 continue
             if update.event_ms >= have.event_ms:
                 have.event_ms, have.snapshot = update.event_ms, update.snapshot
-            have.history.update(update.history)
-            if len(have.history) > self.history_len:
-                have.history = dict(sorted(have.history.items(), key=lambda kv: kv[1])[-self.history_len :])
+            have.history.extend(update.history)
+            if len(have.history) > 2 * self.history_len:
+                have.history = _newest(have.history, self.history_len)
+
+
+def _newest(entries: list[int | str], keep: int) -> list[int | str]:
+    """The ``keep`` (score, member) pairs with the highest scores, still flat."""
+    pairs = sorted(zip(entries[0::2], entries[1::2], strict=True), key=lambda pair: pair[0])[-keep:]
+    return [value for pair in pairs for value in pair]
