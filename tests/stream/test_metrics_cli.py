@@ -23,6 +23,12 @@ from marketpipe.stream.topics import partition_counts
 from plugins._streamkit import make_trades, produce
 
 
+def _cli_env(bootstrap: str, dsn: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``marketpipe stream`` subprocess pointed at the test's services."""
+    return {**os.environ, "MARKETPIPE_DATABASE_URL": dsn, "MARKETPIPE_REDIS_URL": redis_url,
+            "MARKETPIPE_DATA_DIR": str(data_dir), "MARKETPIPE_KAFKA_BOOTSTRAP": bootstrap, **extra}  # fmt: skip
+
+
 def test_metrics_exposed_for_prometheus_and_logged(
     kafka_bootstrap: str, kafka_topic, pg_dsn: str, redis_url: str, redis_client: redis.Redis, caplog
 ) -> None:
@@ -50,9 +56,9 @@ def test_metrics_exposed_for_prometheus_and_logged(
 def test_cli_topics_and_sink(
     kafka_bootstrap: str, kafka_topic, pg_dsn: str, redis_url: str, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "MARKETPIPE_DATABASE_URL": pg_dsn, "MARKETPIPE_REDIS_URL": redis_url,
-           "MARKETPIPE_DATA_DIR": str(tmp_path), "MARKETPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "MARKETPIPE_STREAM_PARTITIONS": '{"finnhub-trades": 2}'}  # fmt: skip
+    env = _cli_env(
+        kafka_bootstrap, pg_dsn, redis_url, tmp_path, MARKETPIPE_STREAM_PARTITIONS='{"finnhub-trades": 2}'
+    )
     cli = [sys.executable, "-m", "marketpipe.stream.cli"]
     done = subprocess.run([*cli, "topics"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -81,9 +87,7 @@ def test_cli_sink_workers_share_partitions_and_stop_together(
     kafka_bootstrap: str, kafka_topic, pg_dsn: str, redis_url: str, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     """``--workers 2``: two processes, one consumer group, one partition each; every trade exactly once."""
-    env = {**os.environ, "MARKETPIPE_DATABASE_URL": pg_dsn, "MARKETPIPE_REDIS_URL": redis_url,
-           "MARKETPIPE_DATA_DIR": str(tmp_path), "MARKETPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "MARKETPIPE_STREAM_BATCH_SIZE": "500"}  # fmt: skip
+    env = _cli_env(kafka_bootstrap, pg_dsn, redis_url, tmp_path, MARKETPIPE_STREAM_BATCH_SIZE="500")
     topic = kafka_topic("workers", partitions=2)
     cmd = [sys.executable, "-m", "marketpipe.stream.cli", "sink", "trades", "--topic", topic,
            "--group", "g-workers", "--workers", "2"]  # fmt: skip
