@@ -72,11 +72,6 @@ def opt_text(value: Any) -> str:
     return _NULL if value is None else ESCAPED[str(value)]
 
 
-def text_array(values: list[str] | tuple[str, ...] | None) -> str:
-    """A text[] literal for COPY."""
-    return ARRAYS[tuple(values) if isinstance(values, list) else values]
-
-
 @dataclass(frozen=True)
 class RedisLayout:
     """Where a kind's latest values, history and signals live in Redis."""

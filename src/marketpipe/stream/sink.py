@@ -498,9 +498,7 @@ class Sink:
                     if careful:
                         written, conflicted, bad, skipped = self._write_rows(conn, decoded)
                     else:
-                        if decoded:
-                            with conn.cursor() as cur, cur.copy(self._copy_sql) as copy:
-                                copy.write(batch.payload)
+                        self._copy_direct(conn, batch.payload)
                         written, conflicted, bad, skipped = len(decoded), 0, [], set()
                     rejected: set[tuple[int, int]] = set()
                     if bad:
@@ -576,11 +574,10 @@ class Sink:
         w2, c2, b2, s2 = self._write_rows(conn, items[mid:])
         return w1 + w2, c1 + c2, b1 + b2, s1 | s2
 
-    def _copy_direct(self, conn: psycopg.Connection, items: list[_Decoded]) -> None:
-        """COPY ``items`` into the table (raises if PostgreSQL refuses any row)."""
-        if not items:
+    def _copy_direct(self, conn: psycopg.Connection, payload: str) -> None:
+        """COPY the rows of ``payload`` into the table (raises if PostgreSQL refuses any row)."""
+        if not payload:
             return
-        payload = "\n".join([i.line for i in items]) + "\n"
         with conn.cursor() as cur, cur.copy(self._copy_sql) as copy:
             copy.write(payload)
 
@@ -590,7 +587,7 @@ class Sink:
         payload = "\n".join([i.line for i in items]) + "\n"
         try:
             with conn.transaction():
-                self._copy_direct(conn, items)
+                self._copy_direct(conn, payload)
             return len(items), 0, set()
         except pg_errors.UniqueViolation:
             pass
