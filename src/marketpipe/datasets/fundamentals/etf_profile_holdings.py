@@ -5,6 +5,9 @@ Items are every ETF of ``etf_basic_info`` (by popularity rank, then symbol). An 
 fetched, when its last attempt failed, or after 30 days; the engine orders failed, never fetched, then
 stalest — so the seed's "first 52 symbols, never refreshed" becomes a rolling refresh of all of them.
 At most 10 a run: the key's 25 daily calls are shared with other Alpha Vantage datasets.
+
+Each collected profile also refreshes the ETF's facts in ``etf_basic_info`` (assets, expense ratio,
+dividend yield, inception date, ``alphavantage_collected``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+import psycopg
+
+from marketpipe.db import MergeResult
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
 from marketpipe.providers import alpha_vantage, alpha_vantage_parse
 
@@ -28,6 +34,24 @@ def fetch(ctx: RunContext, symbol: str) -> list[Row]:
     return [alpha_vantage_parse.parse_etf_profile(reply.json(), symbol)]
 
 
+def update_basic_info(
+    conn: psycopg.Connection, ctx: RunContext, item: str, rows: list[Row], merged: MergeResult
+) -> None:
+    """Copy the profile's facts to the ETF's ``etf_basic_info`` row (a value the profile lacks stays)."""
+    conn.execute(
+        """UPDATE etf_basic_info b
+              SET aum = COALESCE(p.net_assets, b.aum),
+                  expense_ratio = COALESCE(p.net_expense_ratio, b.expense_ratio),
+                  dividend_yield = COALESCE(p.dividend_yield, b.dividend_yield),
+                  inception_date = COALESCE(p.inception_date, b.inception_date),
+                  alphavantage_collected = true,
+                  updated_at = now()
+             FROM etf_profile_holdings p
+            WHERE p.symbol = b.symbol AND b.symbol = %s""",
+        (item,),
+    )
+
+
 DATASET = DatasetSpec(
     name="etf_profile_holdings",
     table="etf_profile_holdings",
@@ -42,4 +66,6 @@ DATASET = DatasetSpec(
     refresh_after=timedelta(days=30),
     progressive=True,
     max_items_per_run=10,
+    after_merge=update_basic_info,
+    depends_on=("etf_basic_info",),
 )

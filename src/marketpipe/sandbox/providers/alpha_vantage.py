@@ -871,6 +871,21 @@ ETFS: dict[str, tuple[tuple[str, ...], int, str, str]] = {
     "XLB": (("Materials",), 30, "0.0008", _SELECT_SECTOR),
     "XLRE": (("Real Estate",), 32, "0.0008", "2015-10-07"),
     "XLC": (("Communication Services",), 25, "0.0008", "2018-06-18"),
+    "VTI": ((), 503, "0.0003", "2001-05-24"),
+    "RSP": ((), 503, "0.002", "2003-04-24"),
+    "VUG": (("Information Technology", "Communication Services", "Consumer Discretionary", "Health Care"), 160,
+            "0.0004", "2004-01-26"),
+    "IWF": (("Information Technology", "Communication Services", "Consumer Discretionary", "Health Care"), 390,
+            "0.0018", "2000-05-22"),
+    "VTV": (("Financials", "Health Care", "Industrials", "Energy", "Consumer Staples", "Utilities"), 330,
+            "0.0004", "2004-01-26"),
+    "IWD": (("Financials", "Health Care", "Industrials", "Energy", "Consumer Staples", "Utilities"), 870,
+            "0.0018", "2000-05-22"),
+    "SCHD": (("Energy", "Consumer Staples", "Health Care", "Industrials", "Financials"), 100, "0.0006",
+             "2011-10-20"),
+    "VIG": ((), 340, "0.0005", "2006-04-21"),
+    "SMH": (("Information Technology",), 25, "0.0035", "2011-12-20"),
+    "SOXX": (("Information Technology",), 30, "0.0035", "2001-07-10"),
 }  # fmt: skip
 
 
