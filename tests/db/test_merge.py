@@ -193,3 +193,28 @@ def test_large_batch_uses_one_insert_statement(probe: psycopg.Connection) -> Non
         20_000,
         sum(range(20_000)),
     )
+
+
+def test_rows_with_different_columns_merge_as_their_union(probe: psycopg.Connection) -> None:
+    """Columns are the union over the batch; a column a row lacks is NULL (direct COPY and staged)."""
+    rows = [
+        {"symbol": "AAPL", "day": date(2026, 1, 2), "price": Decimal("1.5")},
+        {"symbol": "MSFT", "day": date(2026, 1, 2), "volume": 7, "note": "only here"},
+        {"day": date(2026, 1, 2), "symbol": "NVDA", "price": Decimal("3")},  # same columns, other order
+    ]
+    with probe.transaction():
+        assert merge_rows(probe, "merge_probe", rows, ["symbol", "day"]) == MergeResult(inserted=3)
+    expected = [
+        ("AAPL", date(2026, 1, 2), Decimal("1.5000"), None, None, None, None, None),
+        ("MSFT", date(2026, 1, 2), None, 7, "only here", None, None, None),
+        ("NVDA", date(2026, 1, 2), Decimal("3.0000"), None, None, None, None, None),
+    ]
+    assert fetch_all(probe) == expected
+    # The staged path (keys exist) treats a missing column the same way.
+    again = [{"symbol": "MSFT", "day": date(2026, 1, 2), "volume": 8}, rows[0]]
+    with probe.transaction():
+        assert merge_rows(probe, "merge_probe", again, ["symbol", "day"]) == MergeResult(
+            updated=1, unchanged=1
+        )
+    # price is a column of this batch (row 2 names it): NULL for MSFT; note is not: left as it was.
+    assert fetch_all(probe)[1][2:5] == (None, 8, "only here")

@@ -7,6 +7,7 @@ savepoint) or in its own, so a bad value leaves nothing of the batch behind.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -173,9 +174,13 @@ def _copy_rows(
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         target, sql.SQL(", ").join(map(sql.Identifier, names))
     )
+    pick = operator.itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
     with cur.copy(statement) as copy:
         for row in batch:
-            values = [row.get(name) for name in names]
+            try:
+                values = list(pick(row))  # C-level: every column present (the usual case)
+            except KeyError:
+                values = [row.get(name) for name in names]  # a missing value is NULL
             for i in text_at:
                 value = values[i]
                 if value is not None:
@@ -233,10 +238,12 @@ def _hashable(value: Any) -> Any:
 
 
 def _columns_of(batch: list[Mapping[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
+    seen: dict[str, None] = dict.fromkeys(batch[0])
+    first = seen.keys()
     for row in batch:
-        for name in row:
-            seen.setdefault(name, None)
+        if row.keys() != first:  # rows of one dataset almost always share their columns
+            for name in row:
+                seen.setdefault(name, None)
     return list(seen)
 
 
