@@ -124,3 +124,35 @@ def test_dashboard_and_metrics_are_served(client: TestClient) -> None:
         "marketpipe_api_ws_clients" in client.get("/metrics").text
         or client.get("/metrics").status_code == 200
     )
+
+
+def test_etf_list_and_detail_join_the_universe_with_its_profiles(client: TestClient, pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            """INSERT INTO etf_basic_info (symbol, name, fund_family, category, popularity_rank, aum, expense_ratio)
+               VALUES ('SPY', 'SPDR S&P 500 ETF Trust', 'State Street Global Advisors', 'Large Blend', 1,
+                       500000000000, 0.000945),
+                      ('XLK', 'Technology Select Sector SPDR Fund', 'State Street Global Advisors', 'Technology', 13,
+                       NULL, NULL)"""
+        )
+        conn.execute(
+            """INSERT INTO etf_profile_holdings (symbol, net_assets, net_expense_ratio, dividend_yield,
+                                                 inception_date, leveraged, sectors, holdings)
+               VALUES ('SPY', 500000000000, 0.000945, 0.0121, '1993-01-22', 'NO',
+                       '[{"sector": "INFORMATION TECHNOLOGY", "weight": 0.31}]',
+                       '[{"symbol": "NVDA", "description": "NVIDIA CORP", "weight": 0.072}]')"""
+        )
+    listed = client.get("/api/v1/etf").json()["data"]
+    assert [e["symbol"] for e in listed] == ["SPY", "XLK"]  # by popularity rank
+    assert listed[0]["expense_ratio"] == 0.000945 and listed[0]["aum"] == 500000000000
+    assert listed[0]["profile_updated_at"] and listed[1]["profile_updated_at"] is None
+
+    spy = client.get("/api/v1/etf/spy").json()
+    assert spy["name"] == "SPDR S&P 500 ETF Trust" and spy["category"] == "Large Blend"
+    profile = spy["profile"]
+    assert profile["inception_date"] == "1993-01-22" and profile["net_expense_ratio"] == 0.000945
+    assert profile["sectors"] == [{"sector": "INFORMATION TECHNOLOGY", "weight": 0.31}]
+    assert profile["holdings"][0] == {"symbol": "NVDA", "description": "NVIDIA CORP", "weight": 0.072}
+    assert client.get("/api/v1/etf/XLK").json()["profile"] is None
+    missing = client.get("/api/v1/etf/NOPE")
+    assert missing.status_code == 404 and "NOPE" in missing.json()["detail"]

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib import resources
 from typing import Any, Literal
 
@@ -202,6 +203,34 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
             ],
         }
 
+    @app.get("/api/v1/etf")
+    async def etfs() -> dict[str, Any]:
+        """The ETF universe with the facts its profiles filled (the seed backend's /etf list)."""
+        rows = await query(
+            f"""SELECT {_ETF_COLUMNS}, p.updated_at AS profile_updated_at
+                  FROM etf_basic_info b LEFT JOIN etf_profile_holdings p USING (symbol)
+                 ORDER BY b.popularity_rank NULLS LAST, b.symbol"""
+        )
+        return {"data": [_plain(r) for r in rows]}
+
+    @app.get("/api/v1/etf/{symbol}")
+    async def etf(symbol: str) -> dict[str, Any]:
+        """One ETF: reference facts plus its latest profile (sector weights, holdings), if collected."""
+        rows = await query(
+            f"""SELECT {_ETF_COLUMNS},
+                       CASE WHEN p.symbol IS NULL THEN NULL ELSE jsonb_build_object(
+                           'net_assets', p.net_assets, 'net_expense_ratio', p.net_expense_ratio,
+                           'portfolio_turnover', p.portfolio_turnover, 'dividend_yield', p.dividend_yield,
+                           'inception_date', p.inception_date, 'leveraged', p.leveraged,
+                           'sectors', p.sectors, 'holdings', p.holdings, 'updated_at', p.updated_at) END AS profile
+                  FROM etf_basic_info b FULL JOIN etf_profile_holdings p USING (symbol)
+                 WHERE symbol = %s""",
+            (symbol.upper(),),
+        )
+        if not rows:
+            raise HTTPException(404, f"no ETF {symbol.upper()}")
+        return _plain(rows[0])
+
     @app.get("/api/v1/tables")
     async def tables() -> dict[str, Any]:
         rows = await query(
@@ -255,6 +284,15 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
         return (resources.files("marketpipe.serve") / "static" / "dashboard.html").read_text(encoding="utf-8")
 
     return app
+
+
+_ETF_COLUMNS = """symbol, b.name, b.fund_family, b.category, b.popularity_rank, b.aum, b.expense_ratio,
+                  b.dividend_yield, b.inception_date"""
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for JSON: numbers as numbers (numeric → float), dates and times as ISO strings."""
+    return {k: float(v) if isinstance(v, Decimal) else _jsonable(v) for k, v in row.items()}
 
 
 def _jsonable(value: Any) -> Any:
