@@ -39,8 +39,12 @@ def test_demo_collects_streams_reports_and_stops_everything(service_tmp_dir: Pat
     # … and the stream landed trades and tickers in PostgreSQL and Redis.
     assert rows("sp500_websocket_trades") > 100
     assert rows("bithumb_ticker") > 100
-    live = re.search(r"sp500_realtime_data=(\d+) symbols, crypto_realtime_data=(\d+) markets", output)
-    assert live and int(live.group(1)) > 300 and int(live.group(2)) > 300
+    assert rows("etf_realtime_prices") > 0 and rows("etf_basic_info") > 20
+    live = re.search(
+        r"sp500_realtime_data=(\d+) symbols, etf_realtime_data=(\d+) ETFs, crypto_realtime_data=(\d+) markets",
+        output,
+    )
+    assert live and int(live.group(1)) > 300 and int(live.group(2)) > 0 and int(live.group(3)) > 300
     # Everything it started is stopped again.
     assert "services stopped" in output
     assert not any((data_dir / "run").glob("*.json"))

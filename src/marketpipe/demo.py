@@ -103,15 +103,17 @@ def _collect(settings: Settings, limit: int) -> bool:
 
 
 def _stream(settings: Settings, seconds: int, env: dict[str, str]) -> None:
-    console.rule(f"streaming for {seconds} s: Finnhub WebSocket (2 shards) + Bithumb → Kafka → sinks")
+    console.rule(f"streaming for {seconds} s: Finnhub WebSocket (2 shards + ETFs) + Bithumb → Kafka → sinks")
     child_env = {**os.environ, **env}
     log_dir = settings.run_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = {
         "sink-trades": ["stream", "sink", "trades"],
         "sink-crypto": ["stream", "sink", "crypto"],
+        "sink-etf": ["stream", "sink", "etf"],
         "finnhub-0": ["stream", "produce", "finnhub", "--shard", "0", "--shards", "2"],
         "finnhub-1": ["stream", "produce", "finnhub", "--shard", "1", "--shards", "2"],
+        "finnhub-etf": ["stream", "produce", "finnhub", "--universe", "etf", "--shard", "0", "--shards", "1"],
         "bithumb": ["stream", "produce", "bithumb", "--interval", "1"],
     }
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -206,6 +208,7 @@ def _report(settings: Settings) -> None:
         console.print(latest)
         console.print(
             f"Redis hashes: sp500_realtime_data={client.hlen('sp500_realtime_data')} symbols, "
+            f"etf_realtime_data={client.hlen('etf_realtime_data')} ETFs, "
             f"crypto_realtime_data={client.hlen('crypto_realtime_data')} markets"
         )
     finally:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from marketpipe.cli import app
 from marketpipe.config import Settings
+from marketpipe.stream.kinds import KINDS
 from marketpipe.stream.topics import default_specs
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
@@ -50,11 +51,7 @@ def test_finnhub_shard_count_equals_statefulset_replicas() -> None:
 
 def test_sink_replicas_do_not_exceed_partitions() -> None:
     partitions = {name: t["spec"]["partitions"] for name, t in by_kind("KafkaTopic").items()}
-    topic_of = {
-        "trades": "sp500-websocket-trades",
-        "crypto": "bithumb-ticker",
-        "topgainers": "finnhub-trades",
-    }
+    topic_of = {name: kind.topic for name, kind in KINDS.items()}
     for name, deployment in by_kind("Deployment").items():
         if name.startswith("sink-"):
             kind = deployment["spec"]["template"]["spec"]["containers"][0]["args"][2]

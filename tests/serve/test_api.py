@@ -126,7 +126,9 @@ def test_dashboard_and_metrics_are_served(client: TestClient) -> None:
     )
 
 
-def test_etf_list_and_detail_join_the_universe_with_its_profiles(client: TestClient, pg_dsn: str) -> None:
+def test_etf_list_and_detail_join_the_universe_with_its_profiles(
+    client: TestClient, pg_dsn: str, redis_client: redis.Redis
+) -> None:
     with psycopg.connect(pg_dsn) as conn:
         conn.execute(
             """INSERT INTO etf_basic_info (symbol, name, fund_family, category, popularity_rank, aum, expense_ratio)
@@ -142,10 +144,15 @@ def test_etf_list_and_detail_join_the_universe_with_its_profiles(client: TestCli
                        '[{"sector": "INFORMATION TECHNOLOGY", "weight": 0.31}]',
                        '[{"symbol": "NVDA", "description": "NVIDIA CORP", "weight": 0.072}]')"""
         )
+    # The ETF sink's hash: the list carries the latest streamed price.
+    redis_client.hset(
+        "etf_realtime_data", "SPY", orjson.dumps({"symbol": "SPY", "price": 601.5, "timestamp": T0})
+    )
     listed = client.get("/api/v1/etf").json()["data"]
     assert [e["symbol"] for e in listed] == ["SPY", "XLK"]  # by popularity rank
     assert listed[0]["expense_ratio"] == 0.000945 and listed[0]["aum"] == 500000000000
     assert listed[0]["profile_updated_at"] and listed[1]["profile_updated_at"] is None
+    assert (listed[0]["price"], listed[0]["price_timestamp"]) == (601.5, T0) and listed[1]["price"] is None
 
     spy = client.get("/api/v1/etf/spy").json()
     assert spy["name"] == "SPDR S&P 500 ETF Trust" and spy["category"] == "Large Blend"

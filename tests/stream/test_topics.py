@@ -14,6 +14,7 @@ def test_default_specs_follow_design() -> None:
         "sp500-websocket-trades": 3,
         "bithumb-ticker": 1,
         "finnhub-trades": 1,
+        "etf-trades": 1,  # an addition to DESIGN.md §4 (ETF trades, like the seed's external consumer)
         "marketpipe.dlq": 1,
     }
     assert all(s.replication == 1 for s in specs.values())

@@ -4,8 +4,10 @@
   the seed-compatible Redis hashes ``sp500_realtime_data`` / ``crypto_realtime_data``.
 - ``GET /api/v1/stocks/sp500/{symbol}/candles?interval=1m``: OHLCV from the candles the sink keeps.
 - ``GET /api/v1/tables`` (row counts) and ``/api/v1/runs`` (the collection run ledger).
-- ``WS /api/v1/ws/{sp500|crypto}``: a snapshot on connect, then a fresh snapshot whenever the sink
-  PUBLISHes on ``sp500_updates`` / ``crypto_updates`` (signals within 250 ms coalesce into one push),
+- ``GET /api/v1/etf`` (universe, profile facts, latest streamed price), ``/api/v1/etf/{symbol}`` (with
+  sector weights and holdings) and ``/api/v1/etf/{symbol}/candles``.
+- ``WS /api/v1/ws/{sp500|crypto|etf}``: a snapshot on connect, then a fresh snapshot whenever the sink
+  PUBLISHes on ``sp500_updates`` / ``crypto_updates`` / ``etf_updates`` (signals within 250 ms coalesce into one push),
   in the seed backend's message shape ``{"type", "data", "timestamp"}``; ``{"action": "heartbeat"}`` is
   answered with ``heartbeat_response``.
 - ``GET /``: the dashboard (live prices and a candle chart); ``GET /metrics``: Prometheus.
@@ -46,6 +48,7 @@ class FeedSpec:
 FEEDS: dict[str, FeedSpec] = {
     "sp500": FeedSpec("sp500_realtime_data", "sp500_updates", "symbol"),
     "crypto": FeedSpec("crypto_realtime_data", "crypto_updates", "symbol"),
+    "etf": FeedSpec("etf_realtime_data", "etf_updates", "symbol"),
 }
 #: interval → (the sink's candle size it is built from, in seconds; the bucket as a SQL interval)
 CANDLE_SOURCES = {
@@ -164,6 +167,17 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
         interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
         limit: int = Query(120, ge=1, le=2000),
     ) -> dict[str, Any]:
+        return await stream_candles("trades", symbol, interval, limit)
+
+    @app.get("/api/v1/etf/{symbol}/candles")
+    async def etf_candles(
+        symbol: str,
+        interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
+        limit: int = Query(120, ge=1, le=2000),
+    ) -> dict[str, Any]:
+        return await stream_candles("etf", symbol, interval, limit)
+
+    async def stream_candles(stream: str, symbol: str, interval: str, limit: int) -> dict[str, Any]:
         # The sink keeps 1m/5m/1h candles in `trade_candles`; 15m and 1d roll up 5m and 1h ones.
         base_s, bucket = CANDLE_SOURCES[interval]
         rows = await query(
@@ -172,9 +186,9 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
                 SELECT date_bin(%(bucket)s::interval, bucket_start, 'epoch') AS bucket, bucket_start,
                        open, high, low, close, volume, trades
                   FROM trade_candles
-                 WHERE stream = 'trades' AND symbol = %(symbol)s AND interval_s = %(base)s
+                 WHERE stream = %(stream)s AND symbol = %(symbol)s AND interval_s = %(base)s
                    AND bucket_start > (SELECT max(bucket_start) FROM trade_candles
-                                        WHERE stream = 'trades' AND symbol = %(symbol)s
+                                        WHERE stream = %(stream)s AND symbol = %(symbol)s
                                           AND interval_s = %(base)s) - %(bucket)s::interval * %(limit)s)
             SELECT bucket,
                    (array_agg(open ORDER BY bucket_start))[1] AS open, max(high) AS high, min(low) AS low,
@@ -182,7 +196,7 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
                    sum(volume) AS volume, sum(trades) AS trades
               FROM c GROUP BY bucket ORDER BY bucket
             """,
-            {"bucket": bucket, "symbol": symbol.upper(), "base": base_s, "limit": limit},
+            {"bucket": bucket, "stream": stream, "symbol": symbol.upper(), "base": base_s, "limit": limit},
         )
         if not rows:
             raise HTTPException(404, f"no candles for {symbol.upper()}")
@@ -205,13 +219,24 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
 
     @app.get("/api/v1/etf")
     async def etfs() -> dict[str, Any]:
-        """The ETF universe with the facts its profiles filled (the seed backend's /etf list)."""
+        """The ETF universe with the facts its profiles filled and the latest price streamed (the seed
+        backend's /etf list)."""
         rows = await query(
             f"""SELECT {_ETF_COLUMNS}, p.updated_at AS profile_updated_at
                   FROM etf_basic_info b LEFT JOIN etf_profile_holdings p USING (symbol)
                  ORDER BY b.popularity_rank NULLS LAST, b.symbol"""
         )
-        return {"data": [_plain(r) for r in rows]}
+        live = {item.get("symbol"): item for item in await hub.snapshot("etf")}
+        return {
+            "data": [
+                {
+                    **_plain(r),
+                    "price": live.get(r["symbol"], {}).get("price"),
+                    "price_timestamp": live.get(r["symbol"], {}).get("timestamp"),
+                }
+                for r in rows
+            ]
+        }
 
     @app.get("/api/v1/etf/{symbol}")
     async def etf(symbol: str) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def topics(
 @app.command()
 def sink(
     kind: Annotated[
-        str, typer.Argument(help="trades (sp500-websocket-trades) | topgainers | crypto")
+        str, typer.Argument(help="trades (sp500-websocket-trades) | topgainers | crypto | etf (etf-trades)")
     ] = "trades",
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap; default: settings / local broker.")

@@ -8,7 +8,7 @@ Envelope (all kinds)::
 know to the DLQ), ``kind`` says which payload follows. The Kafka key is the symbol / market code as
 UTF-8, so every message of one instrument lands in one partition, in order.
 
-Trade payload (topics ``sp500-websocket-trades``, ``finnhub-trades``)::
+Trade payload (topics ``sp500-websocket-trades``, ``finnhub-trades``, ``etf-trades``)::
 
     symbol        str    "AAPL" (required, 1..16 chars)
     price         float  189.5 (required, finite, > 0)

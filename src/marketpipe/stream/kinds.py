@@ -167,7 +167,22 @@ def _trade_snapshot(t: Any) -> dict[str, Any]:
     return snap
 
 
-def _trade_latest_sql(table: str) -> str:
+def _etf_encoder(t: codec.TradeV1) -> tuple[str, str]:
+    """(COPY line, history member) of an ETF trade: ``etf_realtime_prices`` keeps the conditions as
+    one comma-separated text (the seed backend's model maps the column as a string)."""
+    price, volume, ts, seq, source = repr(t.price), repr(t.volume), t.timestamp_ms, t.seq, t.source
+    conditions = _NULL if not t.conditions else ESCAPED[",".join(t.conditions)]
+    line = (
+        f"{ESCAPED[t.symbol]}\t{price}\t{volume}\t{ts}\t{seq}\t{conditions}\t"
+        f"{_ETF_SOURCE if source is None else ESCAPED[source]}"
+    )
+    return line, f"{ts}:{seq}:{price}:{volume}"
+
+
+_ETF_SOURCE = "finnhub_etf_websocket"
+
+
+def _trade_latest_sql(table: str, shard_column: str = "pod_index") -> str:
     # Loose index scan over the (symbol, timestamp_ms, seq) primary key: one probe per symbol,
     # instead of DISTINCT ON over the whole history.
     return f"""
@@ -179,7 +194,7 @@ def _trade_latest_sql(table: str) -> str:
         )
         SELECT s.symbol, json_build_object(
                  'symbol', r.symbol, 'price', r.price, 'volume', r.volume, 'timestamp_ms', r.timestamp_ms,
-                 'seq', r.seq, 'source', r.source, 'shard', r.pod_index)::text
+                 'seq', r.seq, 'source', r.source, 'shard', {"r." + shard_column if shard_column else "NULL"})::text
           FROM syms s
           CROSS JOIN LATERAL (
                 SELECT * FROM {table} t WHERE t.symbol = s.symbol
@@ -332,7 +347,32 @@ CRYPTO = SinkKind(
     row_key=lambda m: (m["market"], m["timestamp"]),
 )
 
-KINDS: dict[str, SinkKind] = {k.name: k for k in (SP500, TOPGAINERS, CRYPTO)}
+# -- ETF trades (Finnhub): etf-trades → etf_realtime_prices ----------------------------------------
+
+ETF = SinkKind(
+    name="etf",
+    topic=topics.ETF_TRADES,
+    table="etf_realtime_prices",
+    columns=("symbol", "price", "volume", "timestamp_ms", "seq", "trade_conditions", "source"),
+    conflict_key=("symbol", "timestamp_ms", "seq"),
+    decode=codec.decode_trade_struct,
+    encode=_etf_encoder,
+    instrument=_symbol,
+    event_ms=_trade_ms,
+    snapshot=_trade_snapshot,
+    redis=RedisLayout(
+        hash_key="etf_realtime_data",  # the seed backend's ETF hash and channel
+        latest_prefix="latest:etf:",
+        history_prefix="history:etf:",
+        channel="etf_updates",
+        ttl_s=5 * 24 * 3600,
+    ),
+    latest_sql=_trade_latest_sql("etf_realtime_prices", shard_column=""),
+    row_key=lambda t: (t.symbol, t.timestamp_ms, t.seq),
+    candles=True,
+)
+
+KINDS: dict[str, SinkKind] = {k.name: k for k in (SP500, TOPGAINERS, CRYPTO, ETF)}
 
 
 def snapshot_from_row_json(kind: SinkKind, row_json: str) -> tuple[int, dict[str, Any]]:

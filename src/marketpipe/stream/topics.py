@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 SP500_TRADES = "sp500-websocket-trades"
 BITHUMB_TICKER = "bithumb-ticker"
 FINNHUB_TRADES = "finnhub-trades"
+#: ETF trades (Finnhub WebSocket, universe = etf_basic_info): an addition to DESIGN.md §4.
+ETF_TRADES = "etf-trades"
 DLQ = "marketpipe.dlq"
 
-#: DESIGN.md §4 partition counts.
-DEFAULT_PARTITIONS: dict[str, int] = {SP500_TRADES: 3, BITHUMB_TICKER: 1, FINNHUB_TRADES: 1, DLQ: 1}
+#: DESIGN.md §4 partition counts (+ etf-trades).
+DEFAULT_PARTITIONS: dict[str, int] = {
+    SP500_TRADES: 3, BITHUMB_TICKER: 1, FINNHUB_TRADES: 1, ETF_TRADES: 1, DLQ: 1,
+}  # fmt: skip
 
 
 class TopicError(RuntimeError):

@@ -46,6 +46,7 @@ from starlette.websockets import WebSocketState
 from marketpipe.sandbox.core import ProviderSpec, Sandbox, gate, json_response, sandbox_of
 from marketpipe.sandbox.counters import key_id
 from marketpipe.sandbox.providers import coingecko_universe
+from marketpipe.sandbox.providers.alpha_vantage import ETFS as ETF_PROFILES
 from marketpipe.sandbox.world import SESSION_CLOSE_S, SESSION_OPEN_S, day_of, day_start, is_trading_day
 
 NAME = "finnhub_ws"
@@ -120,8 +121,9 @@ router = APIRouter()
 # -- trade generation ----------------------------------------------------------------------------
 
 
-#: ETFs the real feed streams although they are not index members (the seed probed SPY, QQQ, VTI).
-ETFS = frozenset({"SPY", "QQQ", "VTI", "IWM", "DIA", "VOO"})
+#: ETFs the real feed streams although they are not index members (the seed probed SPY, QQQ, VTI):
+#: every ETF the sandbox's Alpha Vantage profiles, and IWM.
+ETFS = frozenset({*ETF_PROFILES, "IWM"})
 #: Forex venues use ``OANDA:EUR_USD``-style symbols; trades carry only a price (``v`` = 0).
 FX_VENUES = frozenset({"OANDA", "FXCM", "FOREX.COM", "IC MARKETS", "FXPRO", "PEPPERSTONE"})
 FX_RATES = {

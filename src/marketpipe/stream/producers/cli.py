@@ -26,6 +26,7 @@ from marketpipe.stream.producers.stats import ProducerStats, logfmt, serve_metri
 from marketpipe.stream.producers.top_gainers import TopGainersProducer, TopGainersProducerConfig
 from marketpipe.stream.producers.universe import (
     UniverseError,
+    etf_symbols,
     parse_symbol_list,
     sp500_symbols,
     symbols_from_file,
@@ -69,6 +70,13 @@ def _bootstrap(settings: Settings, explicit: str | None) -> str:
     return bootstrap(settings)
 
 
+#: --universe: where the symbols come from, the topic they go to, the ``source`` of their messages.
+UNIVERSES = {
+    "sp500": (sp500_symbols, topics.SP500_TRADES, "finnhub_ws"),
+    "etf": (etf_symbols, topics.ETF_TRADES, "finnhub_etf_ws"),
+}
+
+
 def finnhub_token(settings: Settings, index: int) -> SecretStr:
     """One Finnhub key for a single-connection producer (top gainers): key ``index`` of the pool."""
     keys = settings.keys("finnhub")
@@ -79,7 +87,7 @@ def finnhub_token(settings: Settings, index: int) -> SecretStr:
     raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS")
 
 
-def shard_tokens(settings: Settings, shard: Shard) -> list[SecretStr]:
+def shard_tokens(settings: Settings, shard: Shard, universe: str = "sp500") -> list[SecretStr]:
     """The keys shard ``i`` of ``N`` owns: pool entries i, i+N, i+2N, … (disjoint across shards).
 
     Finnhub allows one connection per key — two connections sharing a key are both dropped — so
@@ -93,7 +101,8 @@ def shard_tokens(settings: Settings, shard: Shard) -> list[SecretStr]:
             raise _fail(f"{len(keys)} Finnhub key(s) for {shard.count} shards: shard {shard.index} has none")
         return mine
     if settings.sandbox:
-        return [SecretStr(f"sandbox-finnhub-{shard.index}-{j}") for j in range(12)]
+        prefix = "sandbox-finnhub" if universe == "sp500" else f"sandbox-finnhub-{universe}"
+        return [SecretStr(f"{prefix}-{shard.index}-{j}") for j in range(12)]
     raise _fail("no Finnhub key: set MARKETPIPE_FINNHUB_KEYS (comma separated; at least one per shard)")
 
 
@@ -136,7 +145,14 @@ def finnhub(
     symbols_file: Annotated[
         Path | None, typer.Option("--symbols-file", help="File with the universe, one symbol per line.")
     ] = None,
-    topic: Annotated[str, typer.Option("--topic")] = topics.SP500_TRADES,
+    universe_name: Annotated[
+        str,
+        typer.Option(
+            "--universe",
+            help="sp500 (sp500_companies → sp500-websocket-trades) or etf (etf_basic_info → etf-trades).",
+        ),
+    ] = "sp500",
+    topic: Annotated[str | None, typer.Option("--topic", help="Default: the universe's topic.")] = None,
     max_symbols: Annotated[
         int, typer.Option("--max-symbols", help="Symbol cap per WebSocket connection.")
     ] = FINNHUB_SYMBOL_CAP,
@@ -149,9 +165,16 @@ def finnhub(
     log_level: LogLevelOpt = "INFO",
     metrics_port: MetricsPortOpt = 0,
 ) -> None:
-    """Stream S&P 500 trades of this shard's symbols from the Finnhub WebSocket to Kafka."""
+    """Stream S&P 500 (or ETF) trades of this shard's symbols from the Finnhub WebSocket to Kafka.
+
+    Finnhub allows one connection per key: an ETF producer needs keys of its own (its own
+    MARKETPIPE_FINNHUB_KEYS), one per 50 ETFs.
+    """
     _setup_logging(log_level)
     settings = get_settings()
+    if universe_name not in UNIVERSES:
+        raise _fail(f"unknown universe {universe_name!r}; choose from {', '.join(UNIVERSES)}")
+    load_universe, default_topic, source = UNIVERSES[universe_name]
     try:
         assigned = resolve_shard(shard, shards)
     except ShardConfigError as exc:
@@ -165,16 +188,17 @@ def finnhub(
 
         try:
             with connect(settings=settings) as conn:
-                universe = sp500_symbols(conn)
+                universe = load_universe(conn)
         except UniverseError as exc:
             raise _fail(str(exc)) from None
     config = FinnhubProducerConfig(
         bootstrap=_bootstrap(settings, bootstrap),
         ws_url=settings.base_url("finnhub_ws"),
-        tokens=shard_tokens(settings, assigned),
+        tokens=shard_tokens(settings, assigned, universe_name),
         universe=universe,
         shard=assigned,
-        topic=topic,
+        topic=topic or default_topic,
+        source=source,
         pod_name=os.environ.get("HOSTNAME") or f"finnhub-{assigned.index}",
         max_symbols=max_symbols,
         subscribe_rate=subscribe_rate,

@@ -55,6 +55,17 @@ def sp500_symbols(conn: psycopg.Connection[Any]) -> list[str]:
     return symbols
 
 
+def etf_symbols(conn: psycopg.Connection[Any]) -> list[str]:
+    """The ETF universe (``etf_basic_info``), most popular first."""
+    rows = conn.execute("SELECT symbol FROM etf_basic_info ORDER BY popularity_rank NULLS LAST, symbol")
+    symbols = list(dict.fromkeys(normalise_symbol(row[0]) for row in rows))
+    if not symbols:
+        raise UniverseError(
+            "etf_basic_info is empty: run the etf_basic_info dataset first, or pass --symbols"
+        )
+    return symbols
+
+
 def latest_top_gainers(
     conn: psycopg.Connection[Any],
     categories: Iterable[str] = TOP_GAINER_CATEGORIES,
