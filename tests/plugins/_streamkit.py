@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import orjson
+import psycopg
+import redis
 from confluent_kafka import Producer
 
 from marketpipe.stream import codec
@@ -67,3 +70,20 @@ def newest_per_symbol(trades: list[Trade]) -> dict[str, Trade]:
         if have is None or (t.timestamp_ms, t.seq) >= (have.timestamp_ms, have.seq):
             newest[t.symbol] = t
     return newest
+
+
+def newest_in_table(conn: psycopg.Connection, table: str) -> dict[str, int]:
+    """symbol → timestamp_ms of its newest row in a trade table (ties: the highest seq)."""
+    rows = conn.execute(
+        f"SELECT DISTINCT ON (symbol) symbol, timestamp_ms FROM {table} ORDER BY symbol, timestamp_ms DESC, seq DESC"
+    ).fetchall()
+    return dict(rows)
+
+
+def assert_redis_latest(
+    client: redis.Redis, newest: dict[str, int], latest_prefix: str, hash_key: str
+) -> None:
+    """Redis holds each symbol's newest trade: its ``latest:`` key and its field of the seed's hash."""
+    for symbol, ts in newest.items():
+        assert orjson.loads(client.get(f"{latest_prefix}{symbol}") or b"{}").get("timestamp") == ts, symbol
+        assert orjson.loads(client.hget(hash_key, symbol) or b"{}").get("timestamp") == ts, symbol

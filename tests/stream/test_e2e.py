@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import psycopg
 import redis
 from pydantic import SecretStr
@@ -19,6 +18,7 @@ from marketpipe.stream.producers.sharding import Shard
 from marketpipe.stream.settings import StreamSettings
 from marketpipe.stream.sink import Sink
 from plugins._producerkit import wait_for
+from plugins._streamkit import assert_redis_latest, newest_in_table
 
 
 def test_producer_to_kafka_to_sink_end_to_end(
@@ -60,18 +60,10 @@ def test_producer_to_kafka_to_sink_end_to_end(
         (rows, distinct) = conn.execute(
             "SELECT count(*), count(DISTINCT (symbol, timestamp_ms, seq)) FROM sp500_websocket_trades"
         ).fetchone()  # type: ignore[misc]
-        newest = dict(
-            conn.execute(
-                "SELECT DISTINCT ON (symbol) symbol, timestamp_ms FROM sp500_websocket_trades"
-                " ORDER BY symbol, timestamp_ms DESC, seq DESC"
-            ).fetchall()
-        )
+        newest = newest_in_table(conn, "sp500_websocket_trades")
         pods = conn.execute("SELECT DISTINCT pod_name, pod_index FROM sp500_websocket_trades").fetchall()
     assert rows == distinct == produced
     assert sink.metrics.totals.get("dlq", 0) == 0
     assert set(newest) == set(universe)
     assert pods == [("e2e-0", 0)]
-    for symbol, ts in newest.items():
-        latest = orjson.loads(redis_client.get(f"latest:stocks:sp500:{symbol}"))
-        assert latest["timestamp"] == ts
-        assert orjson.loads(redis_client.hget("sp500_realtime_data", symbol))["timestamp"] == ts
+    assert_redis_latest(redis_client, newest, "latest:stocks:sp500:", "sp500_realtime_data")

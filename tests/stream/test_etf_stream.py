@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import redis
 from tests.stream.test_producer_cli import _env, _finished
@@ -19,6 +18,7 @@ from marketpipe.datasets.fundamentals.etf_basic_info import curated
 from marketpipe.stream.kinds import ETF
 from marketpipe.stream.settings import StreamSettings
 from marketpipe.stream.sink import Sink
+from plugins._streamkit import assert_redis_latest, newest_in_table
 
 
 def test_etf_producer_and_sink_fill_etf_realtime_prices_and_redis(
@@ -61,12 +61,7 @@ def test_etf_producer_and_sink_fill_etf_realtime_prices_and_redis(
         conditions = conn.execute(
             "SELECT trade_conditions FROM etf_realtime_prices WHERE trade_conditions IS NOT NULL LIMIT 1"
         ).fetchone()
-        newest = dict(
-            conn.execute(
-                "SELECT DISTINCT ON (symbol) symbol, timestamp_ms FROM etf_realtime_prices"
-                " ORDER BY symbol, timestamp_ms DESC, seq DESC"
-            ).fetchall()
-        )
+        newest = newest_in_table(conn, "etf_realtime_prices")
         candles = conn.execute("SELECT count(*) FROM trade_candles WHERE stream = 'etf'").fetchone()
     assert rows == distinct == produced
     # Every ETF of the universe streams (the sandbox models them all), and only ETFs.
@@ -74,7 +69,5 @@ def test_etf_producer_and_sink_fill_etf_realtime_prices_and_redis(
     assert sources == [("finnhub_etf_ws",)]
     assert conditions and "{" not in conditions[0]  # comma-separated text, as the backend model reads it
     assert candles and candles[0] > 0
-    for symbol, ts in newest.items():
-        assert orjson.loads(redis_client.get(f"latest:etf:{symbol}"))["timestamp"] == ts
-        assert orjson.loads(redis_client.hget("etf_realtime_data", symbol))["timestamp"] == ts
+    assert_redis_latest(redis_client, newest, "latest:etf:", "etf_realtime_data")
     assert redis_client.zcard("history:etf:SPY") > 0

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -161,21 +161,19 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
     async def crypto_latest() -> dict[str, Any]:
         return {"data": await hub.snapshot("crypto")}
 
-    @app.get("/api/v1/stocks/sp500/{symbol}/candles")
-    async def candles(
-        symbol: str,
-        interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
-        limit: int = Query(120, ge=1, le=2000),
-    ) -> dict[str, Any]:
-        return await stream_candles("trades", symbol, interval, limit)
+    def candles_route(stream: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def candles(
+            symbol: str,
+            interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
+            limit: int = Query(120, ge=1, le=2000),
+        ) -> dict[str, Any]:
+            return await stream_candles(stream, symbol, interval, limit)
 
-    @app.get("/api/v1/etf/{symbol}/candles")
-    async def etf_candles(
-        symbol: str,
-        interval: str = Query("1m", pattern="^(1m|5m|15m|1h|1d)$"),
-        limit: int = Query(120, ge=1, le=2000),
-    ) -> dict[str, Any]:
-        return await stream_candles("etf", symbol, interval, limit)
+        return candles
+
+    # The sink's candle stream per instrument family ("trades" = the S&P 500 trades kind).
+    app.get("/api/v1/stocks/sp500/{symbol}/candles")(candles_route("trades"))
+    app.get("/api/v1/etf/{symbol}/candles")(candles_route("etf"))
 
     async def stream_candles(stream: str, symbol: str, interval: str, limit: int) -> dict[str, Any]:
         # The sink keeps 1m/5m/1h candles in `trade_candles`; 15m and 1d roll up 5m and 1h ones.
