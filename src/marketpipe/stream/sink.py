@@ -208,6 +208,7 @@ class Sink:
         dlq_topic: str = DLQ,
         consumer_overrides: dict[str, Any] | None = None,
         record_latency: bool = False,
+        member_suffix: str = "",
     ) -> None:
         self.kind = kind
         self._copy_sql = f"COPY {kind.table} ({', '.join(kind.columns)}) FROM STDIN"
@@ -238,7 +239,9 @@ class Sink:
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
             "max.poll.interval.ms": 600000,
-            "group.instance.id": self.settings.instance_id or f"{self.group}@{socket.gethostname()}",
+            # Several sinks of one group on one host (--workers) differ by ``member_suffix``.
+            "group.instance.id": (self.settings.instance_id or f"{self.group}@{socket.gethostname()}")
+            + member_suffix,
         }
         overrides.update(consumer_overrides or {})
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)

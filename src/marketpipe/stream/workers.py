@@ -19,7 +19,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -44,11 +43,8 @@ class WorkerSpec:
 
 
 def worker_settings(spec: WorkerSpec, index: int) -> dict[str, Any]:
-    """Worker ``index``'s settings: its own static member id and metrics port."""
+    """Worker ``index``'s settings: its own metrics port (its member id is the Sink's + ``#index``)."""
     settings = dict(spec.settings)
-    group = spec.group_id or f"{settings['group_id']}.{spec.kind}"
-    base = settings.get("instance_id") or f"{group}@{socket.gethostname()}"
-    settings["instance_id"] = f"{base}#{index}"
     if settings.get("metrics_port"):
         settings["metrics_port"] = int(settings["metrics_port"]) + index
     return settings
@@ -78,6 +74,7 @@ def _worker(spec: WorkerSpec, index: int, parent: int) -> None:
         settings=StreamSettings.model_validate(worker_settings(spec, index)),
         group_id=spec.group_id,
         dlq_topic=spec.dlq_topic,
+        member_suffix=f"#{index}",
     )
     sink.install_signal_handlers()
     threading.Thread(target=_watch_parent, args=(parent, sink.stop), daemon=True).start()
