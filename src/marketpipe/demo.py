@@ -116,12 +116,15 @@ def _stream(settings: Settings, seconds: int, env: dict[str, str]) -> None:
         "finnhub-etf": ["stream", "produce", "finnhub", "--universe", "etf", "--shard", "0", "--shards", "1"],
         "bithumb": ["stream", "produce", "bithumb", "--interval", "1"],
     }
+    # Finnhub drops both connections when two share a key: the ETF producer gets a key of its own, as
+    # it must in production (README: "a key of its own").
+    own_env = {"finnhub-etf": {"MARKETPIPE_FINNHUB_KEYS": _demo_key("finnhub", DEMO_KEYS["finnhub"] + 1)}}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     for name, args in commands.items():
         with open(log_dir / f"demo-{name}.log", "wb") as log:
             processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "marketpipe", *args],
-                env=child_env,
+                env={**child_env, **own_env.get(name, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
