@@ -2,12 +2,11 @@
 
 Every test gets its own database cloned from a migrated template (fast and isolated). A service
 that cannot start fails the tests that need it; nothing is skipped. Fixtures for Kafka, the
-sandbox and other services live in ``tests/plugins/*.py`` and are loaded here.
+sandbox and other services live in ``tests/plugins/*.py`` and are registered here as pytest plugins.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import shutil
@@ -30,20 +29,12 @@ TEMPLATE_DB = "marketpipe_template"
 _db_ids = itertools.count(1)
 
 
-def _load_plugins() -> None:
-    """Expose the fixtures of every ``tests/plugins/*.py`` module through this conftest."""
-    plugins = Path(__file__).parent / "plugins"
-    sys.path.insert(0, str(Path(__file__).parent))
-    for path in sorted(plugins.glob("*.py")):
-        if path.stem.startswith("_"):
-            continue
-        module = importlib.import_module(f"plugins.{path.stem}")
-        for name, value in vars(module).items():
-            if not name.startswith("_") and name not in globals():
-                globals()[name] = value
-
-
-_load_plugins()
+# Fixtures for Kafka, the sandbox, the engine and the producers: ordinary pytest plugins. The tests
+# directory is on sys.path (conftest below) so test modules import their helpers as ``plugins.*``.
+sys.path.insert(0, str(Path(__file__).parent))
+pytest_plugins = sorted(
+    f"plugins.{path.stem}" for path in (Path(__file__).parent / "plugins").glob("*.py") if not path.stem.startswith("_")
+)
 
 
 def _service_dir() -> Path:

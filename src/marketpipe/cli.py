@@ -27,7 +27,7 @@ console = Console()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
 ) -> None:
-    from marketpipe.logging import configure_logging
+    from marketpipe.logsetup import configure_logging
 
     configure_logging(logging.DEBUG if verbose else logging.INFO)
 
@@ -104,7 +104,7 @@ def migrate_command() -> None:
 SUBCOMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("sandbox", "marketpipe.sandbox.cli", "app", "group"),
     ("stream", "marketpipe.stream.cli", "app", "group"),
-    ("airflow", "marketpipe.airflow_cli", "app", "group"),
+    ("airflow", "marketpipe.orchestration.airflow_cli", "app", "group"),
     ("collect", "marketpipe.engine.cli", "collect_command", "command"),
     ("runs", "marketpipe.engine.cli", "runs_command", "command"),
     ("serve", "marketpipe.serve.cli", "serve_command", "command"),
