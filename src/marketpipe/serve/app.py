@@ -33,6 +33,8 @@ from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
+from marketpipe.serve import routers
+
 log = logging.getLogger(__name__)
 
 Feed = Literal["sp500", "crypto"]
@@ -140,6 +142,10 @@ def create_app(database_url: str, redis_url: str) -> FastAPI:
             await redis_client.aclose()
 
     app = FastAPI(title="marketpipe live API", version="1", lifespan=lifespan)
+    app.state.pool = pool
+    app.state.redis = redis_client
+    for router in routers.discover():
+        app.include_router(router)
 
     async def query(sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         async with pool.connection() as conn, conn.cursor() as cur:
