@@ -12,10 +12,11 @@ TEST_PREREQS :=
 DEMO_STEPS :=
 -include mk/*.mk
 
-.PHONY: help venv lint typecheck test demo bench down clean
+.PHONY: help venv lint typecheck test test-fast demo bench down clean
 help:
 	@echo "make demo   - run the whole system offline (embedded services + simulator)"
 	@echo "make test   - lint, type-check and run the test suite against real services"
+	@echo "make test-fast - the tests that need no service (pure logic, literal replies): seconds"
 	@echo "make bench  - run the benchmarks in bench/ (prints ratios against baselines)"
 	@echo "make down   - stop embedded services started by the demo"
 
@@ -36,6 +37,10 @@ typecheck: venv
 
 test: venv lint typecheck $(TEST_PREREQS)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The edit loop: no service is started (see `--fast` in tests/conftest.py); `make test` stays the gate.
+test-fast: venv
+	$(BIN)/pytest --fast -q -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: venv $(DEMO_STEPS)
 	$(BIN)/marketpipe demo

@@ -150,3 +150,33 @@ def _clone_template(server_url: str, name: str) -> str:
             )
         )
     return with_database(server_url, name)
+
+
+# ---- the fast lane (`make test-fast`) ----------------------------------------------------------
+# `pytest --fast` keeps only tests that need no service: pure logic and literal-reply parser tests.
+# A test needs a service when its fixture closure reaches one of these session fixtures, or when it
+# lives in a directory whose tests start processes themselves (brokers, Airflow, browsers, the demo).
+SERVICE_FIXTURES = frozenset({"services_dir", "pg_server", "redis_url", "kafka_broker", "sandbox_server"})
+PROCESS_DIRS = ("airflow", "runtime", "cluster", "browser", "deploy", "mcp")
+PROCESS_FILES = ("test_demo.py", "test_cli.py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true", help="only tests that need no service (seconds)")
+
+
+def _needs_services(item: pytest.Item) -> bool:
+    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+    return (len(parts) > 1 and parts[0] in PROCESS_DIRS) or parts[-1] in PROCESS_FILES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--fast"):
+        return
+    keep = [item for item in items if not _needs_services(item)]
+    dropped = [item for item in items if _needs_services(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
