@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
 SECOND = 1
@@ -57,7 +58,12 @@ class Reply:
         return self.headers.get("content-type", "")
 
     def json(self) -> Any:
-        """The body as JSON (raises ``ValueError`` on a non-JSON body)."""
+        """The body as JSON (raises ``ValueError`` on a non-JSON body). Decoded once per reply: the
+        engine's drift check and the dataset's parser share the result (treat it as read-only)."""
+        return self._decoded
+
+    @cached_property
+    def _decoded(self) -> Any:
         return json.loads(self.text)
 
 

@@ -16,9 +16,10 @@ from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_day, per_second
 from marketpipe.providers.base import (
-    Provider,
     classify_status,
     clean_text,
+    drop,
+    Provider,
     to_date,
     to_decimal,
     to_int,
@@ -210,6 +211,7 @@ def parse_balance_sheet(body: Any, symbol: str) -> list[dict[str, Any]]:
     for report in reports:
         ending = to_date(report.get("fiscalDateEnding")) if isinstance(report, dict) else None
         if ending is None:
+            drop("balance sheet report without a valid fiscalDateEnding")
             continue
         row: dict[str, Any] = {
             "symbol": clean_text(body.get("symbol")) or symbol,
@@ -255,6 +257,7 @@ def parse_ipo_calendar_csv(text: str) -> list[dict[str, Any]]:
     for raw in _csv_rows(text, ("symbol", "name", "ipoDate"), "IPO_CALENDAR"):
         symbol, ipo_date = clean_text(raw.get("symbol")), to_date(raw.get("ipoDate"))
         if not symbol or ipo_date is None:
+            drop("IPO without symbol or valid ipoDate")
             continue
         rows.append(
             {
@@ -298,6 +301,7 @@ def parse_top_gainers(body: Any) -> list[dict[str, Any]]:
         for rank, entry in enumerate(body.get(category) or [], start=1):
             symbol = clean_text(entry.get("ticker")) if isinstance(entry, dict) else None
             if not symbol:
+                drop(f"{category} entry without a ticker")
                 continue
             rows.append(
                 {
@@ -325,6 +329,8 @@ def parse_economic_series(body: Any) -> tuple[dict[str, str | None], list[tuple[
     points = []
     for point in body["data"]:
         when = to_date(point.get("date")) if isinstance(point, dict) else None
-        if when is not None:
-            points.append((when, to_decimal(point.get("value"))))
+        if when is None:
+            drop("data point without a valid date")
+            continue
+        points.append((when, to_decimal(point.get("value"))))
     return envelope, points

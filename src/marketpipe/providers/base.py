@@ -8,7 +8,9 @@ timeout, how to classify a reply, and parse functions from a reply body to recor
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -93,16 +95,58 @@ def json_body(reply: Reply, provider: str) -> Any:
         raise MalformedResponse(provider, f"expected JSON, got {reply.text[:80]!r}") from None
 
 
+# -- records a parser could not use -----------------------------------------------------------------
+
+_drops: ContextVar[list[tuple[str, Any]] | None] = ContextVar("marketpipe_parser_drops", default=None)
+
+
+def drop(reason: str, record: Any = None) -> None:
+    """A parser skips a record of the reply: say why. Outside :func:`collecting_drops` (a parser called
+    on its own, in a test) this does nothing; inside it, the engine counts the record as rejected with
+    ``reason`` in the run ledger — no record leaves without a trace."""
+    found = _drops.get()
+    if found is not None:
+        found.append((reason, record))
+
+
+@contextmanager
+def collecting_drops() -> Iterator[list[tuple[str, Any]]]:
+    """Collect the :func:`drop` calls of the parsers run inside (the engine wraps each item in this)."""
+    found: list[tuple[str, Any]] = []
+    token = _drops.set(found)
+    try:
+        yield found
+    finally:
+        _drops.reset(token)
+
+
 # -- value cleaning shared by parsers -------------------------------------------------------------
 
 _NULLISH = {"", "none", "null", "nan", "n/a", "-", "—", "."}
 
 
+class WrongType(MalformedResponse):
+    """A field holds a value of the wrong kind (an object where text or a number belongs, a number
+    out of any sane range). Raised by the shared converters, so no parser turns ``{"a": 1}`` into the
+    text ``"{'a': 1}"`` or silently into NULL; the engine reports it as this item's error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("reply", message)
+
+
+def _scalar(value: Any, what: str) -> Any:
+    if isinstance(value, dict | list | tuple | set):
+        raise WrongType(f"expected {what}, got {type(value).__name__}")
+    return value
+
+
 def clean_text(value: Any) -> str | None:
-    """Trimmed text, or None for the providers' null spellings ("None", "-", "", ".")."""
+    """Trimmed text, or None for the providers' null spellings ("None", "-", "", ".").
+
+    An object or a list is :class:`WrongType`."""
     if value is None:
         return None
-    text = str(value).replace("\x00", "").strip()
+    text = str(_scalar(value, "text")).replace("\x00", "").strip()
     return None if text.lower() in _NULLISH else text
 
 
@@ -111,17 +155,30 @@ def to_instant(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC) if value > 0 else None
+        return _epoch(value)
     text = clean_text(value)
     if text is None:
         return None
     if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
+        return _epoch(int(text))
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+#: Unix seconds beyond this (year 2200) are not an instant any provider means: milliseconds sent as
+#: seconds, a sentinel such as 9999999999999 — out of range, not a date 30,000 years ahead.
+_MAX_EPOCH_S = 7258118400
+
+
+def _epoch(seconds: float) -> datetime | None:
+    if seconds <= 0:
+        return None
+    if seconds > _MAX_EPOCH_S:
+        raise WrongType(f"epoch {seconds} out of range")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -130,14 +187,14 @@ def to_decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | float):
         return Decimal(str(value))
-    text = clean_text(value)
+    text = clean_text(_scalar(value, "a number"))
     if text is None:
         return None
     text = text.replace(",", "").rstrip("%")
     try:
         number = Decimal(text)
     except InvalidOperation:
-        return None
+        raise WrongType(f"expected a number, got {text[:40]!r}") from None
     return number if number.is_finite() else None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minute, per_second
-from marketpipe.providers.base import Provider, retry_after_seconds, to_date, to_decimal
+from marketpipe.providers.base import Provider, drop, retry_after_seconds, to_date, to_decimal
 
 NAME = "fred"
 
@@ -70,6 +70,8 @@ def parse_observations(body: Any) -> list[tuple[Any, Decimal | None]]:
     points = []
     for item in body["observations"]:
         when = to_date(item.get("date")) if isinstance(item, dict) else None
-        if when is not None:
-            points.append((when, to_decimal(item.get("value"))))
+        if when is None:
+            drop("observation without a valid date")
+            continue
+        points.append((when, to_decimal(item.get("value"))))
     return points

@@ -9,7 +9,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text
+from marketpipe.providers.base import clean_text, drop
 from marketpipe.providers.newsapi import NAME
 
 #: The categories ``/top-headlines`` accepts (there is no 'politics').
@@ -75,6 +75,7 @@ def parse_articles(body: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for article in body["articles"]:
         if not isinstance(article, dict):
+            drop("article is not an object")
             continue
         raw_source = article.get("source")
         source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
@@ -90,6 +91,7 @@ def parse_articles(body: Any) -> list[dict[str, Any]]:
             or REMOVED in (source_name, title)
             or published.year < 2000
         ):
+            drop("article without title, url or valid publishedAt (or removed)")
             continue
         rows.append(
             {

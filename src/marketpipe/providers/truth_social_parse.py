@@ -13,7 +13,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_instant, to_int
+from marketpipe.providers.base import clean_text, drop, to_instant, to_int
 from marketpipe.providers.truth_social import NAME
 
 #: Mastodon's maximum page size for account statuses.
@@ -120,6 +120,7 @@ def parse_status(status: dict[str, Any]) -> dict[str, Any] | None:
     account = _obj(status.get("account"))
     created = to_instant(status.get("created_at"))
     if not clean_text(status.get("id")) or created is None or not clean_text(account.get("id")):
+        drop("status without id, account id or valid created_at")
         return None
     media = _array(status.get("media_attachments"))
     tags = _array(status.get("tags"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_instant, to_int
+from marketpipe.providers.base import clean_text, drop, to_instant, to_int
 from marketpipe.providers.x import NAME, TIMELINE, USER_LOOKUP
 
 TWEET_FIELDS = "author_id,created_at,text,public_metrics,context_annotations,entities,lang,edit_history_tweet_ids,note_tweet"
@@ -92,11 +92,13 @@ def parse_timeline(body: Any, user_id: str | None = None) -> tuple[list[dict[str
     rows: list[dict[str, Any]] = []
     for post in posts:
         if not isinstance(post, dict) or not clean_text(post.get("id")):
+            drop("post without id")
             continue
         created = to_instant(post.get("created_at"))
         note = _obj(post.get("note_tweet"))
         text = note.get("text") or post.get("text")
         if created is None or not text:
+            drop("post without text or valid created_at")
             continue
         metrics = _obj(post.get("public_metrics"))
         entities = _obj(post.get("entities"))
