@@ -59,7 +59,7 @@ def test_a_hostile_value_costs_one_item_or_one_row_in_every_dataset(settings, co
     assert len(poisoned) >= 25  # the registry, not a hand-kept list
     # A clean pass first, so every dataset's inputs (universe, ids, profiles) exist for the hostile one.
     for spec in order:
-        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6).status == "ok", spec.name
+        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6, timeout_s=30.0).status == "ok", spec.name
     outcomes: dict[str, str] = {}
     for spec in order:
         if not spec.providers:
@@ -67,7 +67,7 @@ def test_a_hostile_value_costs_one_item_or_one_row_in_every_dataset(settings, co
         _forget(db, spec.name, spec.table)
         sandbox.admin.clear_faults()
         sandbox.admin.add_fault(spec.providers[0], "hostile", count=1)
-        result = collect(spec.name, settings=cfg, quotas=False, universe_limit=6, force=True)
+        result = collect(spec.name, settings=cfg, quotas=False, universe_limit=6, force=True, timeout_s=30.0)
         sandbox.admin.clear_faults()
         where = (spec.name, result.status, result.error_class, result.message)
         assert result.error_class in TYPED, where
@@ -92,6 +92,6 @@ def test_a_hostile_value_costs_one_item_or_one_row_in_every_dataset(settings, co
             assert cleaned >= 1, (*where, "the poisoned value vanished without a trace")
             outcomes[spec.name] = "cleaned and stored"
         # Restore the dataset for its readers later in the order.
-        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6, force=True).status == "ok"
+        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6, force=True, timeout_s=30.0).status == "ok"
     assert set(outcomes) == set(poisoned), set(poisoned) - set(outcomes)
     print("\n".join(f"{name}: {how}" for name, how in outcomes.items()))

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marketpipe.http.client import Auth
+from marketpipe.redaction import redact
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_day, per_second
 from marketpipe.providers.base import (
@@ -38,10 +39,14 @@ def classify_message(key: str, message: str) -> Outcome:
         return Outcome(OutcomeKind.INVALID_KEY, message)
     if "demo" in text and "api key" in text:
         return Outcome(OutcomeKind.INVALID_KEY, message)
+    if key != "Note" and ("spreading out" in text or "burst" in text or "per second" in text):
+        # The burst refusal (> 1 call/s). Its text also says "25 requests per day" (of the plan it
+        # advertises), so it must be recognised before the daily quota: it is a ~1 s throttle.
+        return Outcome(OutcomeKind.THROTTLED, message, retry_after_s=1.0)
     if "per day" in text and key != "Note":
         return Outcome(OutcomeKind.QUOTA, message)
-    if key == "Note" or "spreading out" in text or "burst" in text or "rate limit" in text:
-        # Too many calls too close together: retryable after a short pause (1 s burst, 60 s legacy).
+    if key == "Note" or "rate limit" in text:
+        # The legacy per-minute Note: retryable after a minute.
         return Outcome(OutcomeKind.THROTTLED, message, retry_after_s=60.0 if key == "Note" else 1.0)
     if "premium" in text:
         return Outcome(OutcomeKind.REFUSED, message)
@@ -78,12 +83,12 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
         try:
             body = reply.json()
         except ValueError:
-            return Outcome(OutcomeKind.MALFORMED, f"bad JSON: {text[:80]!r}")
+            return Outcome(OutcomeKind.MALFORMED, f"bad JSON: {redact(text[:592])[:80]!r}")
         outcome = _classify_json_object(body)
         if outcome.ok and request.expect == "json" and body == {}:
             return Outcome(OutcomeKind.NOT_FOUND, "empty object (unknown symbol, ETF or delisted)")
         if outcome.ok and request.expect == "csv":
-            return Outcome(OutcomeKind.MALFORMED, f"expected CSV, got JSON: {text[:80]!r}")
+            return Outcome(OutcomeKind.MALFORMED, f"expected CSV, got JSON: {redact(text[:592])[:80]!r}")
         return outcome
     if request.expect == "csv":
         rows = list(csv.reader(io.StringIO(text)))
@@ -92,7 +97,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
         if is_csv_quota_refusal(rows):
             return Outcome(OutcomeKind.QUOTA, "CSV quota refusal (Information spelled across columns)")
         return OK
-    return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {text[:80]!r}")
+    return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {redact(text[:592])[:80]!r}")
 
 
 PROVIDER = Provider(

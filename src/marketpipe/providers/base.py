@@ -68,16 +68,36 @@ def epoch_header(reply: Reply, name: str) -> datetime | None:
         return None
 
 
+_CDN_MARKERS = ("cloudflare", "cf-ray", "cf-error", "/cdn-cgi/", "just a moment", "akamai", "access denied")
+_TITLE = re.compile(r"(?is)<title>(.*?)</title>")
+
+
+def is_cdn_page(reply: Reply) -> bool:
+    """An HTML page from a CDN in front of the API (what a JSON API never sends itself)."""
+    head = reply.text[:4000].lstrip().lower()
+    html = "text/html" in reply.content_type.lower() or head.startswith(("<!doctype html", "<html"))
+    return html and (any(m in head for m in _CDN_MARKERS) or "cf-ray" in reply.headers)
+
+
+def _html_title(text: str) -> str:
+    match = _TITLE.search(text[:4000])
+    return " ".join(match.group(1).split())[:120] if match else "an HTML page"
+
+
 def classify_status(reply: Reply) -> Outcome | None:
     """The verdict implied by the HTTP status alone, or None for a 2xx that needs a body check."""
     status = reply.status
     if 200 <= status < 300:
         return None
-    text = reply.text[:300]
+    text = reply.excerpt(300)
     if status == 429:
         return Outcome(OutcomeKind.THROTTLED, f"HTTP 429: {text}", retry_after_seconds(reply))
     if status == 401:
         return Outcome(OutcomeKind.INVALID_KEY, f"HTTP 401: {text}")
+    if status == 403 and is_cdn_page(reply):
+        # A CDN/WAF block page (Cloudflare challenge, "Access denied | ... used Cloudflare"): the
+        # provider never saw the call; it is a transient block, not the plan refusing the endpoint.
+        return Outcome(OutcomeKind.TRANSIENT, f"HTTP 403 from the CDN: {_html_title(reply.text)}")
     if status in (402, 403):
         return Outcome(OutcomeKind.REFUSED, f"HTTP {status}: {text}")
     if status == 404:
@@ -92,7 +112,7 @@ def json_body(reply: Reply, provider: str) -> Any:
     try:
         return reply.json()
     except ValueError:
-        raise MalformedResponse(provider, f"expected JSON, got {reply.text[:80]!r}") from None
+        raise MalformedResponse(provider, f"expected JSON, got {reply.excerpt(80)!r}") from None
 
 
 # -- records a parser could not use -----------------------------------------------------------------

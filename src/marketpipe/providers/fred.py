@@ -38,7 +38,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     if reply.status >= 400:
         return Outcome(OutcomeKind.MALFORMED, message or f"HTTP {reply.status}")
     if not isinstance(body, dict):
-        return Outcome(OutcomeKind.MALFORMED, f"expected a JSON object, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected a JSON object, got {reply.excerpt(80)!r}")
     return OK
 
 

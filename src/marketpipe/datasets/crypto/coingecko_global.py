@@ -28,4 +28,5 @@ DATASET = DatasetSpec(
     key=("collected_at",),
     fetch={"coingecko": fetch},
     touch="updated_at",
+    slot=PERIOD,
 )
