@@ -29,8 +29,16 @@ def user_lookup_request(username: str) -> ApiRequest:
     )
 
 
-def timeline_request(user_id: str, *, since_id: str | None, start_time: datetime | None) -> ApiRequest:
-    """The newest posts of ``user_id`` after ``since_id`` (or since ``start_time`` the first time)."""
+def timeline_request(
+    user_id: str,
+    *,
+    since_id: str | None,
+    start_time: datetime | None,
+    pagination_token: str | None = None,
+) -> ApiRequest:
+    """The newest posts of ``user_id`` after ``since_id`` (or since ``start_time`` the first time);
+    with ``pagination_token`` (a previous page's ``meta.next_token``) the next, older page of the same
+    query — X returns at most ``max_results`` posts per page, newest first."""
     params = {
         "max_results": str(MAX_RESULTS),
         "tweet.fields": TWEET_FIELDS,
@@ -41,13 +49,21 @@ def timeline_request(user_id: str, *, since_id: str | None, start_time: datetime
         params["since_id"] = since_id
     elif start_time is not None:
         params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if pagination_token:
+        params["pagination_token"] = pagination_token
     return ApiRequest(
         provider=NAME,
         path=f"/users/{user_id}/tweets",
         params=params,
         scope=TIMELINE,
-        label=f"x users/{user_id}/tweets since {since_id or start_time}",
+        label=f"x users/{user_id}/tweets since {since_id or start_time}{' (next page)' if pagination_token else ''}",
     )
+
+
+def next_token(body: Any) -> str | None:
+    """``meta.next_token`` of a timeline page: more (older) posts match the query."""
+    meta = _obj(body.get("meta")) if isinstance(body, dict) else {}
+    return clean_text(meta.get("next_token"))
 
 
 def parse_user(body: Any) -> dict[str, Any]:
