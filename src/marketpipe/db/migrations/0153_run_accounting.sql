@@ -17,3 +17,12 @@ CREATE TABLE IF NOT EXISTS collect_fields (
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (dataset, endpoint)
 );
+
+-- A ReTruth (like a Mastodon reblog) is a wrapper status with empty content and the re-posted status
+-- under `reblog`: the row stores the re-posted status's text, media, tags and card, and these columns
+-- name the original (its id, url and author); NULL for an original post.
+ALTER TABLE truth_social_posts
+    ADD COLUMN IF NOT EXISTS reblog_of_id         text,
+    ADD COLUMN IF NOT EXISTS reblog_of_url        text,
+    ADD COLUMN IF NOT EXISTS reblog_of_username   text,
+    ADD COLUMN IF NOT EXISTS reblog_of_account_id text;
