@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
@@ -32,21 +32,25 @@ def headlines_request(*, category: str | None = None, sources: list[str] | None 
     return ApiRequest(provider=NAME, path="/top-headlines", params=params, label=label)
 
 
-def everything_request(query: str, day: date, sort_by: str = "popularity") -> ApiRequest:
-    """``/everything`` for ``query`` published on ``day`` (UTC)."""
+def everything_request(query: str, first: datetime, last: datetime, sort_by: str = "popularity") -> ApiRequest:
+    """``/everything`` for ``query`` published in [first, last) (ISO 8601 instants, UTC)."""
     return ApiRequest(
         provider=NAME,
         path="/everything",
         params={
             "q": query,
-            "from": day.isoformat(),
-            "to": day.isoformat(),
+            "from": _iso(first),
+            "to": _iso(last - timedelta(seconds=1)),  # NewsAPI's "to" is inclusive
             "sortBy": sort_by,
             "language": "en",
             "pageSize": str(PAGE_SIZE),
         },
-        label=f"newsapi everything {query!r} {day}",
+        label=f"newsapi everything {query!r} {_iso(first)}..{_iso(last)}",
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_published(value: Any) -> datetime | None:
