@@ -59,7 +59,9 @@ def test_a_hostile_value_costs_one_item_or_one_row_in_every_dataset(settings, co
     assert len(poisoned) >= 25  # the registry, not a hand-kept list
     # A clean pass first, so every dataset's inputs (universe, ids, profiles) exist for the hostile one.
     for spec in order:
-        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6, timeout_s=30.0).status == "ok", spec.name
+        assert (
+            collect(spec.name, settings=cfg, quotas=False, universe_limit=6, timeout_s=30.0).status == "ok"
+        ), spec.name
     outcomes: dict[str, str] = {}
     for spec in order:
         if not spec.providers:
@@ -85,13 +87,20 @@ def test_a_hostile_value_costs_one_item_or_one_row_in_every_dataset(settings, co
         elif result.rows_rejected:
             assert result.status == "ok", where
             assert result.rejected_reasons and stored > 0, where
-            outcomes[spec.name] = f"{result.rows_rejected} row(s) rejected: {next(iter(result.rejected_reasons))}"
+            outcomes[spec.name] = (
+                f"{result.rows_rejected} row(s) rejected: {next(iter(result.rejected_reasons))}"
+            )
         else:
             # Nothing failed and nothing was rejected: the surrogate was cleaned and the row kept.
             assert result.status == "ok" and stored > 0 and not result.items_pending, where
             assert cleaned >= 1, (*where, "the poisoned value vanished without a trace")
             outcomes[spec.name] = "cleaned and stored"
         # Restore the dataset for its readers later in the order.
-        assert collect(spec.name, settings=cfg, quotas=False, universe_limit=6, force=True, timeout_s=30.0).status == "ok"
+        assert (
+            collect(
+                spec.name, settings=cfg, quotas=False, universe_limit=6, force=True, timeout_s=30.0
+            ).status
+            == "ok"
+        )
     assert set(outcomes) == set(poisoned), set(poisoned) - set(outcomes)
     print("\n".join(f"{name}: {how}" for name, how in outcomes.items()))

@@ -86,7 +86,7 @@ def test_a_deeply_nested_reply_fails_that_item_and_the_run_goes_on(collect, db, 
     that used to escape and end the run. Now: that symbol is a MalformedItem, the others are stored."""
     sandbox.admin.set_quotas(False)
     collect("sp500_companies", quotas=False)
-    body = "{\"Symbol\": " + "[" * 100_000 + "]" * 100_000 + "}"
+    body = '{"Symbol": ' + "[" * 100_000 + "]" * 100_000 + "}"
     sandbox.admin.add_fault("alpha_vantage", "reply", count=1, body=body, content_type="application/json")
     result = collect("company_overview", quotas=False, universe_limit=5)
     assert result.status == "partial" and result.errors == {"MalformedItem": 1}, result.message

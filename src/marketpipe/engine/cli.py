@@ -94,7 +94,9 @@ def drift_cell(missing: list[str] | None, new: list[str] | None) -> str:
     missing, new = missing or [], new or []
     if not missing and not new:
         return "0"
-    return " ".join(part for part in (f"-{len(missing)}" if missing else "", f"+{len(new)}" if new else "") if part)
+    return " ".join(
+        part for part in (f"-{len(missing)}" if missing else "", f"+{len(new)}" if new else "") if part
+    )
 
 
 def summary_table(results: list[RunResult]) -> Table:

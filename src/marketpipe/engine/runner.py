@@ -28,8 +28,8 @@ from marketpipe.config import Settings, get_settings
 from marketpipe.db import MergeError, MergeResult, connect, merge_rows
 from marketpipe.engine.clock import SYSTEM_CLOCK, Clock
 from marketpipe.engine.cursor import ItemCursor, ItemState
-from marketpipe.engine.quota import QuotaLedger
 from marketpipe.engine.drift import FieldBaselines, Shape, shape_of
+from marketpipe.engine.quota import QuotaLedger
 from marketpipe.engine.registry import (
     DERIVED,
     DatasetSpec,
@@ -555,7 +555,10 @@ class _Run:
         declared = pipe.request(self.ctx, item)
         request = declared if isinstance(declared, Request) else Request(declared)
         reply = self.ctx.call(request.api, key_index=request.key_index)
-        body: Any = reply.text if request.api.expect != "json" else reply.json()
+        # Decoded once: JSON → objects (an empty body, e.g. a 204, → None), other kinds → the text.
+        body: Any = reply.text
+        if request.api.expect == "json":
+            body = reply.json() if reply.text.strip() else None
         parsed = pipe.parse(body, self._item(item, request.context))
         return parsed if isinstance(parsed, Parsed) else Parsed(rows=list(parsed))
 
@@ -576,13 +579,13 @@ class _Run:
             records = seen
         self.drift_missing |= missing
         self.drift_new |= new
-        if records and not parsed.rows:
-            if missing or (parsed.rejected and len(parsed.rejected) >= records):
-                why = f"missing {', '.join(sorted(missing)[:8])}" if missing else "every record rejected"
-                warning = f"{item}: reply with {records} records gave 0 rows ({why})"
-                if warning not in self.warnings:
-                    self.warnings.append(warning[:300])
-                raise SchemaDrift(item, f"schema drift: {records} records, 0 rows ({why})")
+        emptied = missing or (parsed.rejected and len(parsed.rejected) >= records)
+        if records and not parsed.rows and emptied:
+            why = f"missing {', '.join(sorted(missing)[:8])}" if missing else "every record rejected"
+            warning = f"{item}: reply with {records} records gave 0 rows ({why})"
+            if warning not in self.warnings:
+                self.warnings.append(warning[:300])
+            raise SchemaDrift(item, f"schema drift: {records} records, 0 rows ({why})")
         for shape in self.ctx.shapes:
             self.baselines.learn(shape)
 

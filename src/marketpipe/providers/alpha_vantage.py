@@ -13,19 +13,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marketpipe.http.client import Auth
-from marketpipe.redaction import redact
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_day, per_second
 from marketpipe.providers.base import (
+    Provider,
     classify_status,
     clean_text,
     drop,
-    Provider,
     to_date,
     to_decimal,
     to_int,
 )
 from marketpipe.providers.records import earnings_event
+from marketpipe.redaction import redact
 
 NAME = "alpha_vantage"
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
@@ -32,7 +32,9 @@ def headlines_request(*, category: str | None = None, sources: list[str] | None 
     return ApiRequest(provider=NAME, path="/top-headlines", params=params, label=label)
 
 
-def everything_request(query: str, first: datetime, last: datetime, sort_by: str = "popularity") -> ApiRequest:
+def everything_request(
+    query: str, first: datetime, last: datetime, sort_by: str = "popularity"
+) -> ApiRequest:
     """``/everything`` for ``query`` published in [first, last) (ISO 8601 instants, UTC)."""
     return ApiRequest(
         provider=NAME,

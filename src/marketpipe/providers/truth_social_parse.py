@@ -190,7 +190,12 @@ def parse_post(status: dict[str, Any], account_type: str, market_influence: int)
         card_source = raw_original
     else:
         row.update(
-            {"reblog_of_id": None, "reblog_of_url": None, "reblog_of_username": None, "reblog_of_account_id": None}
+            {
+                "reblog_of_id": None,
+                "reblog_of_url": None,
+                "reblog_of_username": None,
+                "reblog_of_account_id": None,
+            }
         )
         card_source = raw
     card = _obj(card_source.get("card"))

@@ -6,9 +6,9 @@ token and ~100 reads per month.
 from __future__ import annotations
 
 from marketpipe.http.client import Auth
-from marketpipe.redaction import redact
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minutes, per_month
 from marketpipe.providers.base import Provider, classify_status, epoch_header
+from marketpipe.redaction import redact
 
 NAME = "x"
 TIMELINE = "user_tweets"

@@ -22,7 +22,11 @@ class _Ctx:
     @property
     def data_interval_start(self) -> datetime:
         """What the engine hands a run without an explicit interval (see runner.data_interval)."""
-        return data_interval(_Spec(self.slot), self.at if self.at.date() == self.logical_date else self.logical_date, SYSTEM_CLOCK)[0]
+        return data_interval(
+            _Spec(self.slot),
+            self.at if self.at.date() == self.logical_date else self.logical_date,
+            SYSTEM_CLOCK,
+        )[0]
 
 
 @dataclass

@@ -26,9 +26,7 @@ def test_retruths_carry_the_original_text_media_tags_and_author(settings, collec
         assert original_id != post_id and original_url and author
     # Compare one with what the API served for the wrapper.
     post_id, content, _, media_count, tags, original_id, _, author, reposter = rows[0]
-    account = db.execute(
-        "SELECT account_id FROM truth_social_posts WHERE id = %s", (post_id,)
-    ).fetchone()[0]
+    account = db.execute("SELECT account_id FROM truth_social_posts WHERE id = %s", (post_id,)).fetchone()[0]
     db.commit()
     served = httpx.get(
         f"{sandbox.base_url('truth_social')}/v1/accounts/{account}/statuses",

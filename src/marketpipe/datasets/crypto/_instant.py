@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from marketpipe.engine.registry import RunContext
+
+class _HasInterval(Protocol):
+    @property
+    def data_interval_start(self) -> datetime: ...
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def collection_instant(ctx: RunContext, period: timedelta) -> datetime:
+def collection_instant(ctx: _HasInterval, period: timedelta) -> datetime:
     """The start of the schedule period the run belongs to: its data interval's start, floored to
     ``period`` — never the wall clock, so a rerun or a late task of the same interval writes the same
     key. (A run without an explicit interval gets the slot of its logical instant from the engine; a

@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
