@@ -13,7 +13,9 @@ from marketpipe.providers.base import collecting_drops
 DAY = date(2026, 11, 16)
 
 
-def item(name: str = "all", provider: str = "", *, state: dict[str, Any] | None = None, **context: Any) -> Item:
+def item(
+    name: str = "all", provider: str = "", *, state: dict[str, Any] | None = None, **context: Any
+) -> Item:
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     return Item(name, provider, DAY, start, start + timedelta(days=1), state or {}, context)
 

@@ -355,6 +355,6 @@ COINGECKO_GLOBAL = """{
 CLOUDFLARE_CHALLENGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
     '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head><body>'
-    '<noscript>Enable JavaScript and cookies to continue</noscript>'
+    "<noscript>Enable JavaScript and cookies to continue</noscript>"
     '<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>'
 )

@@ -87,5 +87,7 @@ def test_refusal_bodies_are_classified(body, kind, retry_after_s):
 
 
 def test_the_csv_quota_row_is_a_quota_refusal_not_an_event():
-    outcome = alpha_vantage.classify(request("alpha_vantage", "csv"), reply(replies.AV_CSV_QUOTA, content_type="application/x-download"))
+    outcome = alpha_vantage.classify(
+        request("alpha_vantage", "csv"), reply(replies.AV_CSV_QUOTA, content_type="application/x-download")
+    )
     assert outcome.kind is OutcomeKind.QUOTA

@@ -42,7 +42,12 @@ def test_fred_errors_are_classified():
 def test_newsapi_articles_inside_the_window_with_seven_digit_fractions():
     first = datetime(2023, 11, 29, tzinfo=UTC)
     last = datetime(2023, 11, 30, tzinfo=UTC)
-    parsed, _ = parse("market_news", "newsapi", replies.NEWSAPI_EVERYTHING, item("everything:war", **{"from": first, "to": last}))
+    parsed, _ = parse(
+        "market_news",
+        "newsapi",
+        replies.NEWSAPI_EVERYTHING,
+        item("everything:war", **{"from": first, "to": last}),
+    )
     (row,) = parsed.rows  # the 2024 article lies outside the window
     assert row["published_at"] == datetime(2023, 11, 29, 7, 52, 18, 829428, tzinfo=UTC)
 
@@ -73,8 +78,13 @@ def test_x_timeline_page_and_its_next_token():
     rows, newest = x_parse.parse_timeline(body, "44196397")
     assert newest == "1795123456789012345" and rows[0]["cashtags"][0]["tag"] == "TSLA"
     assert x_parse.next_token(body) == "7140dibdnow9c7btw4b0vjn0hp4bmxz"
-    follow = x_parse.timeline_request("44196397", since_id="1", start_time=None, pagination_token="7140dibdnow9c7btw4b0vjn0hp4bmxz")
-    assert follow.params["pagination_token"] == "7140dibdnow9c7btw4b0vjn0hp4bmxz" and follow.params["since_id"] == "1"
+    follow = x_parse.timeline_request(
+        "44196397", since_id="1", start_time=None, pagination_token="7140dibdnow9c7btw4b0vjn0hp4bmxz"
+    )
+    assert (
+        follow.params["pagination_token"] == "7140dibdnow9c7btw4b0vjn0hp4bmxz"
+        and follow.params["since_id"] == "1"
+    )
 
 
 def test_truth_status_and_retruth_rows():
@@ -90,14 +100,21 @@ def test_truth_status_and_retruth_rows():
     assert wrapper["id"] == "114589999999999999" and wrapper["username"] == "WhiteHouse"
     assert wrapper["content"] == original["content"] and wrapper["clean_content"] == original["clean_content"]
     assert wrapper["media_count"] == 1 and wrapper["tags"] == original["tags"]
-    assert (wrapper["reblog_of_id"], wrapper["reblog_of_username"]) == ("114589123456789012", "realDonaldTrump")
+    assert (wrapper["reblog_of_id"], wrapper["reblog_of_username"]) == (
+        "114589123456789012",
+        "realDonaldTrump",
+    )
     assert wrapper["reblog_of_url"] == "https://truthsocial.com/@realDonaldTrump/114589123456789012"
 
 
 def test_truth_trending_tags_history():
     parsed, _ = parse("truth_social_tags", "truth_social", replies.TRUTH_TRENDS, item())
     (row,) = parsed.rows
-    assert row["day_0_uses"] == 4272 and row["day_1_uses"] == 2277 and row["collected_date"] == date(2026, 11, 16)
+    assert (
+        row["day_0_uses"] == 4272
+        and row["day_1_uses"] == 2277
+        and row["collected_date"] == date(2026, 11, 16)
+    )
 
 
 def test_bithumb_markets():
@@ -116,6 +133,8 @@ def test_coingecko_derivatives_price_is_text_and_global_is_keyed_on_the_interval
 def test_a_cdn_403_page_is_transient_and_a_json_403_is_a_refusal():
     page = reply(replies.CLOUDFLARE_CHALLENGE, 403, "text/html; charset=UTF-8")
     outcome = classify_status(page)
-    assert outcome is not None and outcome.kind is OutcomeKind.TRANSIENT and "Just a moment" in outcome.message
+    assert (
+        outcome is not None and outcome.kind is OutcomeKind.TRANSIENT and "Just a moment" in outcome.message
+    )
     plan = classify_status(reply('{"Error Message": "Exclusive Endpoint"}', 403))
     assert plan is not None and plan.kind is OutcomeKind.REFUSED

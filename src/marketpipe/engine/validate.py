@@ -172,12 +172,14 @@ def _number(rule: ColumnRule, value: Any) -> Any:
     column = rule.name
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise _Reject(f"{column}: wrong type ({type(value).__name__} for a number)")
-    number: Decimal | int | float = value
+    number: Decimal | int | float
     if isinstance(value, str):
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
             raise _Reject(f"{column}: not a number ({value[:40]!r})") from None
+    else:
+        number = value
     finite = number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
     if not finite:
         raise _Reject(f"{column}: not a finite number")
