@@ -506,9 +506,11 @@ class _Run:
             except (QuotaExhausted, InvalidKeyError):
                 raise
             except CollectError as exc:
+                self._shape_drift()
                 self._fail(item, exc)
                 return True
             except Exception as exc:  # the dataset's parser/request code raised: this item only
+                self._shape_drift()  # a renamed field is often why: record it with the failure
                 self._fail(item, _malformed(item, exc))
                 return True
             try:
@@ -566,17 +568,11 @@ class _Run:
         """Count what the parser refused, record drift, and refuse a reply that drift emptied."""
         for reason, _ in parsed.rejected:
             self.rejected[reason.split(" (", 1)[0][:120]] += 1
-        missing, new = set(parsed.missing), set(parsed.new)
+        shape_missing, shape_new = self._shape_drift()
+        missing, new = set(parsed.missing) | shape_missing, set(parsed.new) | shape_new
         records = parsed.records
-        seen = 0
-        for shape in self.ctx.shapes:
-            seen += shape.records
-            drift = self.baselines.compare(shape)
-            if drift is not None:
-                missing |= drift[0]
-                new |= drift[1]
         if records is None:
-            records = seen
+            records = sum(shape.records for shape in self.ctx.shapes)
         self.drift_missing |= missing
         self.drift_new |= new
         emptied = missing or (parsed.rejected and len(parsed.rejected) >= records)
@@ -588,6 +584,20 @@ class _Run:
             raise SchemaDrift(item, f"schema drift: {records} records, 0 rows ({why})")
         for shape in self.ctx.shapes:
             self.baselines.learn(shape)
+
+    def _shape_drift(self) -> tuple[set[str], set[str]]:
+        """Fields missing / new in the current item's replies against their endpoints' baselines
+        (also recorded on the run)."""
+        missing: set[str] = set()
+        new: set[str] = set()
+        for shape in self.ctx.shapes:
+            drift = self.baselines.compare(shape)
+            if drift is not None:
+                missing |= drift[0]
+                new |= drift[1]
+        self.drift_missing |= missing
+        self.drift_new |= new
+        return missing, new
 
     def _rules_of(self) -> dict[str, ColumnRule]:
         if self._rules is None:
