@@ -21,6 +21,7 @@ RULES = {
     "volume": ColumnRule("volume", "int8", "N", indexed=False, required=False),
     "at": ColumnRule("at", "timestamptz", "D", indexed=False, required=False),
     "raw": ColumnRule("raw", "jsonb", "U", indexed=False, required=False),
+    "ratio": ColumnRule("ratio", "numeric", "N", indexed=False, required=False, max_digits=6),
 }
 
 
@@ -49,6 +50,7 @@ def test_each_hostile_value_rejects_its_row_only_with_a_named_reason():
         {"symbol": None},
         {"symbol": "F", "price": "abc"},
         {"symbol": "G", "name": ["a", "list"]},
+        {"symbol": "H", "ratio": Decimal("1e12")},
     ]
     kept, rejected = validate_rows(rows, RULES)
     assert [row["symbol"] for row in kept] == ["OK"]
@@ -62,6 +64,7 @@ def test_each_hostile_value_rejects_its_row_only_with_a_named_reason():
         "symbol: missing",
         "price: not a number",
         "name: wrong type",
+        "ratio: out of range",
     ]
 
 

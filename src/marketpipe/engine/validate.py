@@ -7,8 +7,8 @@ from the catalogue once per run. Per value, by the column's type:
   refused by PostgreSQL) become U+FFFD — cleaned, the row is kept. A value longer than a btree index
   entry allows (:data:`MAX_INDEXED_BYTES`) in an indexed column, or longer than a ``varchar(n)``, is
   rejected; so is a dict or list (a wrong type).
-- numbers: bools, dicts/lists, non-numeric text, NaN/infinity and integers outside the column's range
-  are rejected.
+- numbers: bools, dicts/lists, non-numeric text, NaN/infinity, integers outside the column's range
+  and values too large for a ``numeric(p, s)`` are rejected.
 - instants and dates: outside :data:`EARLIEST` … :data:`LATEST` (an epoch in milliseconds read as
   seconds, a far-future sentinel) or not a date at all: rejected.
 - json/jsonb: nested deeper than :data:`MAX_JSON_DEPTH` is rejected; strings inside are cleaned.
@@ -53,6 +53,7 @@ class ColumnRule:
     indexed: bool
     required: bool  # NOT NULL without a default
     max_chars: int | None = None  # varchar(n)
+    max_digits: int | None = None  # numeric(p, s): digits before the point, p - s
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def table_rules(conn: psycopg.Connection, table: str, key: Sequence[str] = ()) -
         """SELECT a.attname, t.typname, t.typcategory,
                   a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '',
                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND a.attnum = ANY(i.indkey)),
-                  CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END
+                  CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
+                  CASE WHEN t.typname = 'numeric' AND a.atttypmod > 4
+                       THEN ((a.atttypmod - 4) >> 16) - ((a.atttypmod - 4) & 65535) END
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped""",
         (table,),
@@ -88,13 +91,15 @@ def table_rules(conn: psycopg.Connection, table: str, key: Sequence[str] = ()) -
         ).fetchall()
     }
     rules = {
-        name: ColumnRule(name, typname, category, bool(indexed), bool(required), max_chars)
-        for name, typname, category, required, indexed, max_chars in rows
+        name: ColumnRule(name, typname, category, bool(indexed), bool(required), max_chars, max_digits)
+        for name, typname, category, required, indexed, max_chars, max_digits in rows
     }
     for name in key:  # a key is required even where the table would take a null (no PK constraint)
         if name in rules and name not in generated:
             rule = rules[name]
-            rules[name] = ColumnRule(rule.name, rule.typname, rule.category, True, True, rule.max_chars)
+            rules[name] = ColumnRule(
+                rule.name, rule.typname, rule.category, True, True, rule.max_chars, rule.max_digits
+            )
     return rules
 
 
@@ -183,6 +188,10 @@ def _number(rule: ColumnRule, value: Any) -> Any:
     finite = number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
     if not finite:
         raise _Reject(f"{column}: not a finite number")
+    if rule.max_digits is not None and abs(Decimal(str(number))) >= Decimal(10) ** rule.max_digits:
+        raise _Reject(
+            f"{column}: out of range (numeric with {rule.max_digits} integer digits: {str(number)[:30]})"
+        )
     bound = _INT_RANGES.get(rule.typname)
     if bound is not None:
         if isinstance(number, float | Decimal) and number != int(number):
