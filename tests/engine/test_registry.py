@@ -38,7 +38,7 @@ def test_declarations_are_complete():
         assert spec.key, spec.name
         for provider in spec.providers:
             assert provider in PROVIDER_MODULES, (spec.name, provider)
-            assert provider in spec.fetch, (spec.name, provider)
+            assert provider in spec.fetch or provider in spec.pipeline, (spec.name, provider)
         if not spec.providers:
             assert DERIVED in spec.fetch, spec.name
 

@@ -66,11 +66,15 @@ def collect(collect_settings: Settings, engine_clock: ManualClock) -> Callable[.
     """``collect("cpi", settings=None, **options)`` runs one dataset against the sandbox."""
 
     def run(name: str, settings: Settings | None = None, **overrides: Any) -> RunResult:
+        interval = {
+            k: overrides.pop(k) for k in ("data_interval_start", "data_interval_end") if k in overrides
+        }
         return run_dataset(
             name,
             settings=settings or collect_settings,
             options=run_options(engine_clock, **overrides),
             logical_date=engine_clock.now(),
+            **interval,
         )
 
     return run

@@ -521,7 +521,7 @@ def test_burst_of_more_than_five_calls_in_a_second_is_throttled(av, sandbox) -> 
     sandbox.admin.freeze()
     replies = [av(function="OVERVIEW", symbol="IBM").json() for _ in range(6)]
     assert all("Symbol" in r for r in replies[:5])
-    assert "Burst pattern detected" in replies[5]["Information"]
+    assert "spreading out your free API requests" in replies[5]["Information"]
     sandbox.admin.advance(seconds=1)
     assert "Symbol" in av(function="OVERVIEW", symbol="IBM").json()
 

@@ -29,7 +29,7 @@ from marketpipe.engine.registry import (
     in_dependency_order,
 )
 from marketpipe.engine.runner import RunOptions, RunResult, run_dataset
-from marketpipe.engine.runs import RunLedger
+from marketpipe.engine.runs import RunLedger, RunRecord
 
 app = typer.Typer(help="Collect datasets from the providers into PostgreSQL.", no_args_is_help=True)
 console = Console()
@@ -89,6 +89,16 @@ def _budget_priority(spec: DatasetSpec) -> tuple[bool, float, str]:
     return (spec.progressive, refresh, spec.name)
 
 
+def drift_cell(missing: list[str] | None, new: list[str] | None) -> str:
+    """``-2 +1`` (fields missing / new), or ``0`` without drift."""
+    missing, new = missing or [], new or []
+    if not missing and not new:
+        return "0"
+    return " ".join(
+        part for part in (f"-{len(missing)}" if missing else "", f"+{len(new)}" if new else "") if part
+    )
+
+
 def summary_table(results: list[RunResult]) -> Table:
     table = Table(title="collection summary")
     for column in (
@@ -98,13 +108,17 @@ def summary_table(results: list[RunResult]) -> Table:
         "calls",
         "inserted",
         "updated",
+        "rejected",
+        "drift",
         "done",
         "pending",
         "note",
     ):
         table.add_column(
             column,
-            justify="right" if column in ("calls", "inserted", "updated", "done", "pending") else "left",
+            justify="right"
+            if column in ("calls", "inserted", "updated", "rejected", "drift", "done", "pending")
+            else "left",
         )
     colours = {"ok": "green", "partial": "yellow", "failed": "red"}
     for r in results:
@@ -118,6 +132,8 @@ def summary_table(results: list[RunResult]) -> Table:
             str(r.calls),
             str(r.rows_inserted),
             str(r.rows_updated),
+            str(r.rows_rejected),
+            drift_cell(r.drift_missing, r.drift_new),
             str(r.items_done),
             str(r.items_pending),
             note[:90],
@@ -180,6 +196,19 @@ def collect_command(
         raise typer.Exit(1)
 
 
+def _problem(r: RunRecord) -> str:
+    if r.error_class:
+        return f"{r.error_class} {r.message[:60]}"
+    if r.warnings:
+        return f"warning: {r.warnings[0][:60]}"
+    parts = []
+    if r.drift_missing:
+        parts.append("missing " + ", ".join(r.drift_missing[:3]))
+    if r.drift_new:
+        parts.append("new " + ", ".join(r.drift_new[:3]))
+    return "; ".join(parts)
+
+
 def runs_command(
     dataset: str | None = typer.Argument(None, help="Only runs of this dataset."),
     limit: int = typer.Option(20, "--limit", "-n"),
@@ -197,8 +226,10 @@ def runs_command(
         "calls",
         "+rows",
         "~rows",
+        "!rows",
+        "drift",
         "pending",
-        "error",
+        "error / warning",
     ):
         table.add_column(column)
     for r in records:
@@ -211,8 +242,10 @@ def runs_command(
             str(r.calls),
             str(r.rows_inserted),
             str(r.rows_updated),
+            str(r.rows_rejected),
+            drift_cell(r.drift_missing, r.drift_new),
             str(r.items_pending),
-            f"{r.error_class or ''} {r.message[:60] if r.error_class else ''}".strip(),
+            _problem(r),
         )
     console.print(table)
 

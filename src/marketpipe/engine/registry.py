@@ -3,7 +3,9 @@ under :mod:`marketpipe.datasets` (``DATASET = DatasetSpec(...)``).
 
 Declaring a dataset = naming its table, merge key and mode, schedule, providers in priority order,
 the items it works through (a symbol universe, a plan's queries, or one item for a full refresh) and
-one fetch function per provider that turns an item into rows with the provider's pure parsers.
+per provider either a :class:`Pipe` (a declared ``request`` plus a pure ``parse`` of the decoded reply —
+the engine owns the call, the decoding, the validation and the accounting) or, for multi-call and
+derived datasets, a ``fetch`` function that turns an item into rows itself.
 Discovery imports the dataset modules only — no database or network at import.
 """
 
@@ -55,6 +57,16 @@ class RunContext(Protocol):
     @property
     def universe_limit(self) -> int | None: ...
 
+    @property
+    def data_interval_start(self) -> datetime:
+        """The start of the run's data interval (Airflow's ``data_interval_start``; for a run without
+        one, the start of the schedule slot of the logical instant). Key periodic rows on this, never
+        on the wall clock: a rerun or a late task then writes the same slot."""
+        ...
+
+    @property
+    def data_interval_end(self) -> datetime: ...
+
 
 @dataclass(frozen=True)
 class ItemResult:
@@ -62,6 +74,64 @@ class ItemResult:
 
     rows: list[Row]
     state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a pure parser may know about the item it parses (no connection, no clock)."""
+
+    name: str
+    provider: str
+    logical_date: date
+    data_interval_start: datetime
+    data_interval_end: datetime
+    #: The item's cursor state from its last completion (``since_id``, ``minId`` …); empty the first time.
+    state: Mapping[str, Any] = field(default_factory=dict)
+    #: Whatever the dataset's ``request`` function worked out for the parse (a window, a user id …).
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    """What a pure parse made of one reply: rows to store, rows it could not use (with reasons), and
+    the fields it expected but did not find / found but did not know (schema drift).
+
+    ``records`` is how many records the reply carried (None: the parser does not say); a reply with
+    records, no rows and missing fields is reported as :class:`~marketpipe.http.errors.SchemaDrift`.
+    """
+
+    rows: list[Row] = field(default_factory=list)
+    rejected: list[tuple[str, Any]] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)
+    new: set[str] = field(default_factory=set)
+    records: int | None = None
+    state: dict[str, Any] | None = None
+
+    def reject(self, reason: str, record: Any = None) -> None:
+        self.rejected.append((reason, record))
+
+
+@dataclass(frozen=True)
+class Request:
+    """A declared call plus the values the parse needs from the request step (``Item.context``)."""
+
+    api: ApiRequest
+    context: Mapping[str, Any] = field(default_factory=dict)
+    key_index: int | None = None
+
+
+RequestFn = Callable[[RunContext, str], "ApiRequest | Request"]
+ParseFn = Callable[[Any, Item], "Parsed | list[Row]"]
+
+
+@dataclass(frozen=True)
+class Pipe:
+    """The explicit one-call pipeline of a dataset for one provider: ``request(ctx, item)`` declares
+    the call, the engine sends it, classifies the reply and decodes the body once (JSON → objects,
+    CSV/HTML/text → str), then ``parse(body, item)`` — pure — turns it into :class:`Parsed`."""
+
+    request: RequestFn
+    parse: ParseFn
 
 
 FetchFn = Callable[[RunContext, str], "list[Row] | ItemResult"]
@@ -102,8 +172,15 @@ class DatasetSpec:
     progressive: bool = False  # works through a universe a few items per run
     #: At most this many items per run, leaving the rest of a shared key's daily budget to others.
     max_items_per_run: int | None = None
+    #: Per provider, the explicit request/parse pipeline (preferred over ``fetch`` for one-call items).
+    pipeline: Mapping[str, Pipe] = field(default_factory=dict)
+    #: The length of the schedule slot periodic rows are keyed on (a run without a data interval gets
+    #: the slot of its logical instant). None: a day.
+    slot: timedelta | None = None
 
     def fetcher(self, provider: str) -> FetchFn:
+        if provider in self.pipeline and provider not in self.fetch:
+            raise ConfigurationError(f"dataset {self.name}: {provider} is served by its pipeline")
         try:
             return self.fetch[provider]
         except KeyError:

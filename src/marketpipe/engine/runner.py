@@ -28,20 +28,35 @@ from marketpipe.config import Settings, get_settings
 from marketpipe.db import MergeError, MergeResult, connect, merge_rows
 from marketpipe.engine.clock import SYSTEM_CLOCK, Clock
 from marketpipe.engine.cursor import ItemCursor, ItemState
+from marketpipe.engine.drift import FieldBaselines, Shape, shape_of
 from marketpipe.engine.quota import QuotaLedger
-from marketpipe.engine.registry import DERIVED, DatasetSpec, ItemResult, Row, get_dataset
+from marketpipe.engine.registry import (
+    DERIVED,
+    DatasetSpec,
+    Item,
+    ItemResult,
+    Parsed,
+    Pipe,
+    Request,
+    Row,
+    get_dataset,
+)
 from marketpipe.engine.runs import RunLedger
 from marketpipe.engine.session import ProviderSession, RetryPolicy
+from marketpipe.engine.validate import ColumnRule, Rejected, table_rules, validate_rows
 from marketpipe.http.client import HttpClient
 from marketpipe.http.errors import (
     CollectError,
     ConfigurationError,
     InvalidKeyError,
+    MalformedItem,
     NotFoundError,
     QuotaExhausted,
+    SchemaDrift,
 )
 from marketpipe.http.types import ApiRequest, QuotaWindow, Reply
 from marketpipe.providers import get_provider
+from marketpipe.providers.base import collecting_drops
 from marketpipe.redaction import install_log_redaction, redact
 
 if TYPE_CHECKING:
@@ -101,6 +116,13 @@ class RunResult:
     wasted_calls: int = 0
     provider: str | None = None
     errors: dict[str, int] = field(default_factory=dict)
+    #: Rows the parser or the validation refused, and how many per reason.
+    rows_rejected: int = 0
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    #: Schema drift: fields expected (seen on earlier replies) but missing; fields new on this run.
+    drift_missing: list[str] = field(default_factory=list)
+    drift_new: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class _Context:
@@ -115,6 +137,7 @@ class _Context:
         options: RunOptions,
         conn: psycopg.Connection,
         cursor: ItemCursor,
+        interval: tuple[datetime, datetime],
     ) -> None:
         self.dataset = spec.name
         self.run_id = run_id
@@ -125,9 +148,20 @@ class _Context:
         self.cursor = cursor
         self.provider = DERIVED
         self.session: ProviderSession | None = None
+        self._interval = interval
+        #: The shapes of the OK replies of the current item (for the drift check).
+        self.shapes: list[Shape] = []
 
     def now(self) -> datetime:
         return self.options.clock.now()
+
+    @property
+    def data_interval_start(self) -> datetime:
+        return self._interval[0]
+
+    @property
+    def data_interval_end(self) -> datetime:
+        return self._interval[1]
 
     @property
     def universe_limit(self) -> int | None:
@@ -140,13 +174,34 @@ class _Context:
             raise ConfigurationError(
                 f"dataset {self.dataset}: request for {request.provider} in a {self.session.name} run"
             )
-        return self.session.call(request, key_index=key_index)
+        reply = self.session.call(request, key_index=key_index)
+        shape = shape_of(request, reply)
+        if shape is not None:
+            self.shapes.append(shape)
+        return reply
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql.encode(), params or None).fetchall()
 
     def item_state(self, item: str) -> ItemState | None:
         return self.cursor.state(item)
+
+
+def data_interval(
+    spec: DatasetSpec, logical: datetime | date | None, clock: Clock
+) -> tuple[datetime, datetime]:
+    """The slot a run without an explicit data interval belongs to: the ``spec.slot`` (default a day)
+    containing the logical instant (a date means its midnight UTC; none means now)."""
+    if isinstance(logical, datetime):
+        moment = logical.astimezone(UTC) if logical.tzinfo else logical.replace(tzinfo=UTC)
+    elif isinstance(logical, date):
+        moment = datetime(logical.year, logical.month, logical.day, tzinfo=UTC)
+    else:
+        moment = clock.now().astimezone(UTC)
+    slot = spec.slot or timedelta(days=1)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start = epoch + ((moment - epoch) // slot) * slot
+    return start, start + slot
 
 
 def _to_date(value: datetime | date | None, clock: Clock) -> date:
@@ -164,14 +219,22 @@ def run_dataset(
     logical_date: datetime | date | None = None,
     progress: Progress | None = None,
     options: RunOptions | None = None,
+    data_interval_start: datetime | None = None,
+    data_interval_end: datetime | None = None,
 ) -> RunResult:
-    """Run dataset ``name`` once. Never raises for provider trouble: the status says what happened."""
+    """Run dataset ``name`` once. Never raises for provider trouble: the status says what happened.
+
+    ``data_interval_start``/``_end`` (Airflow's) are handed to the dataset; without them the run gets
+    the slot of ``logical_date`` (see :func:`data_interval`)."""
     install_log_redaction()
     spec = get_dataset(name)
     settings = settings or get_settings()
     options = options or RunOptions.from_env()
     clock = options.clock
     day = _to_date(logical_date, clock)
+    interval = data_interval(spec, logical_date, clock)
+    if data_interval_start is not None:
+        interval = (data_interval_start, data_interval_end or data_interval_start)
     with (
         connect(settings=settings, autocommit=True) as conn,
         connect(settings=settings, autocommit=True) as ledger_conn,
@@ -179,7 +242,7 @@ def run_dataset(
     ):
         runs = RunLedger(ledger_conn)
         run_id = runs.start(spec.name, day, clock.now())
-        run = _Run(spec, run_id, day, settings, options, conn, ledger_conn, http, progress)
+        run = _Run(spec, run_id, day, interval, settings, options, conn, ledger_conn, http, progress)
         try:
             result = run.execute()
         except CollectError as exc:  # e.g. an empty universe: a typed reason, no traceback needed
@@ -195,6 +258,11 @@ def run_dataset(
             calls=result.calls,
             rows_inserted=result.rows_inserted,
             rows_updated=result.rows_updated,
+            rows_rejected=result.rows_rejected,
+            rejected_reasons=result.rejected_reasons,
+            drift_missing=result.drift_missing,
+            drift_new=result.drift_new,
+            warnings=result.warnings,
             items_done=result.items_done,
             items_failed=result.items_failed,
             items_pending=result.items_pending,
@@ -203,9 +271,9 @@ def run_dataset(
             resume_at=result.resume_at,
         )
     log.info(
-        "run %s %s: %s via %s, %d calls, +%d/~%d rows, %d done, %d pending%s",
+        "run %s %s: %s via %s, %d calls, +%d/~%d/!%d rows, %d done, %d pending%s",
         run_id, spec.name, result.status, result.provider, result.calls, result.rows_inserted,
-        result.rows_updated, result.items_done, result.items_pending,
+        result.rows_updated, result.rows_rejected, result.items_done, result.items_pending,
         f", {result.error_class}: {result.message}" if result.error_class else "",
     )  # fmt: skip
     return result
@@ -217,6 +285,7 @@ class _Run:
         spec: DatasetSpec,
         run_id: int,
         day: date,
+        interval: tuple[datetime, datetime],
         settings: Settings,
         options: RunOptions,
         conn: psycopg.Connection,
@@ -232,7 +301,7 @@ class _Run:
         self.progress = progress
         self.ledger = QuotaLedger(ledger_conn, enabled=options.quotas)
         self.cursor = ItemCursor(conn, spec.name)
-        self.ctx = _Context(spec, run_id, day, settings, options, conn, self.cursor)
+        self.ctx = _Context(spec, run_id, day, settings, options, conn, self.cursor, interval)
         self.sessions: list[ProviderSession] = []
         self.merged = MergeResult()
         self.done = 0
@@ -241,6 +310,12 @@ class _Run:
         self.pending = 0
         self.batch_id: int | None = None
         self.not_found: list[str] = []
+        self.rejected: Counter[str] = Counter()
+        self.drift_missing: set[str] = set()
+        self.drift_new: set[str] = set()
+        self.warnings: list[str] = []
+        self.baselines = FieldBaselines(ledger_conn, spec.name)
+        self._rules: dict[str, ColumnRule] | None = None
 
     # -- result -----------------------------------------------------------------------------------
 
@@ -267,6 +342,11 @@ class _Run:
             wasted_calls=sum(s.stats.wasted for s in self.sessions),
             provider=self.ctx.provider if self.ctx.provider != DERIVED or not self.spec.providers else None,
             errors=dict(self.errors),
+            rows_rejected=sum(self.rejected.values()),
+            rejected_reasons=dict(self.rejected.most_common(20)),
+            drift_missing=sorted(self.drift_missing)[:100],
+            drift_new=sorted(self.drift_new)[:100],
+            warnings=self.warnings[:20],
         )
 
     # -- providers --------------------------------------------------------------------------------
@@ -379,6 +459,10 @@ class _Run:
             note = f"{self.done} items done" if self.done else "nothing due"
             if self.not_found:
                 note += f" ({len(self.not_found)} unknown at the provider: {', '.join(self.not_found[:5])})"
+            if self.rejected:
+                note += f"; {sum(self.rejected.values())} rows rejected"
+            if self.warnings:
+                note += f"; warning: {self.warnings[0]}"
             return self.result("ok", None, note)
         dominant = self.errors.most_common(1)[0][0]
         message = f"{failed} items failed ({', '.join(f'{k}: {v}' for k, v in self.errors.items())}); last: {self.last_error}"
@@ -395,7 +479,11 @@ class _Run:
         return signed(self.spec.name), signed(item)
 
     def _run_item(self, item: str) -> bool:
-        """Fetch and store one item. False when another process holds it (left for that process)."""
+        """Fetch and store one item. False when another process holds it (left for that process).
+
+        Any exception of the dataset's own code (request, parse, fetch) or of storing its rows is this
+        item's :class:`MalformedItem`: the item stays due and the run goes on with the next one.
+        """
         lock = self._lock_key(item)
         got = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", lock).fetchone()
         if not got or not got[0]:
@@ -405,9 +493,9 @@ class _Run:
                 self.cursor.state(item), self.spec.refresh_after, self.ctx.now()
             ):
                 return True  # another process finished it a moment ago
-            fetch = self.spec.fetcher(self.ctx.provider)
+            self.ctx.shapes = []
             try:
-                produced = fetch(self.ctx, item)
+                parsed = self._produce(item)
             except NotFoundError:
                 # The provider has nothing for this item: a valid answer, recorded as done.
                 with self.conn.transaction():
@@ -418,18 +506,103 @@ class _Run:
             except (QuotaExhausted, InvalidKeyError):
                 raise
             except CollectError as exc:
+                self._shape_drift()
                 self._fail(item, exc)
                 return True
-            result = produced if isinstance(produced, ItemResult) else ItemResult(list(produced))
+            except Exception as exc:  # the dataset's parser/request code raised: this item only
+                self._shape_drift()  # a renamed field is often why: record it with the failure
+                self._fail(item, _malformed(item, exc))
+                return True
             try:
-                self._store(item, result)
-            except MergeError as exc:
+                self._account(item, parsed)
+                self._store(item, parsed)
+            except CollectError as exc:
                 self._fail(item, exc)
+                return True
+            except (MergeError, psycopg.DataError, psycopg.IntegrityError, ValueError, TypeError) as exc:
+                self._fail(item, _malformed(item, exc))
                 return True
             self.done += 1
             return True
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+
+    def _item(self, item: str, context: Mapping[str, Any] | None = None) -> Item:
+        state = self.cursor.state(item)
+        return Item(
+            name=item,
+            provider=self.ctx.provider,
+            logical_date=self.ctx.logical_date,
+            data_interval_start=self.ctx.data_interval_start,
+            data_interval_end=self.ctx.data_interval_end,
+            state=dict(state.state) if state is not None else {},
+            context=dict(context or {}),
+        )
+
+    def _produce(self, item: str) -> Parsed:
+        """The item's rows: through its pipeline (one declared call, one decode, a pure parse) or its
+        ``fetch`` escape hatch."""
+        with collecting_drops() as drops:
+            parsed = self._produce_rows(item)
+        parsed.rejected.extend(drops)
+        return parsed
+
+    def _produce_rows(self, item: str) -> Parsed:
+        pipe: Pipe | None = self.spec.pipeline.get(self.ctx.provider)
+        if pipe is None:
+            produced = self.spec.fetcher(self.ctx.provider)(self.ctx, item)
+            if isinstance(produced, ItemResult):
+                return Parsed(rows=list(produced.rows), state=produced.state)
+            return Parsed(rows=list(produced))
+        declared = pipe.request(self.ctx, item)
+        request = declared if isinstance(declared, Request) else Request(declared)
+        reply = self.ctx.call(request.api, key_index=request.key_index)
+        # Decoded once: JSON → objects (an empty body, e.g. a 204, → None), other kinds → the text.
+        body: Any = reply.text
+        if request.api.expect == "json":
+            body = reply.json() if reply.text.strip() else None
+        parsed = pipe.parse(body, self._item(item, request.context))
+        return parsed if isinstance(parsed, Parsed) else Parsed(rows=list(parsed))
+
+    def _account(self, item: str, parsed: Parsed) -> None:
+        """Count what the parser refused, record drift, and refuse a reply that drift emptied."""
+        for reason, _ in parsed.rejected:
+            self.rejected[reason.split(" (", 1)[0][:120]] += 1
+        shape_missing, shape_new = self._shape_drift()
+        missing, new = set(parsed.missing) | shape_missing, set(parsed.new) | shape_new
+        records = parsed.records
+        if records is None:
+            records = sum(shape.records for shape in self.ctx.shapes)
+        self.drift_missing |= missing
+        self.drift_new |= new
+        emptied = missing or (parsed.rejected and len(parsed.rejected) >= records)
+        if records and not parsed.rows and emptied:
+            why = f"missing {', '.join(sorted(missing)[:8])}" if missing else "every record rejected"
+            warning = f"{item}: reply with {records} records gave 0 rows ({why})"
+            if warning not in self.warnings:
+                self.warnings.append(warning[:300])
+            raise SchemaDrift(item, f"schema drift: {records} records, 0 rows ({why})")
+        for shape in self.ctx.shapes:
+            self.baselines.learn(shape)
+
+    def _shape_drift(self) -> tuple[set[str], set[str]]:
+        """Fields missing / new in the current item's replies against their endpoints' baselines
+        (also recorded on the run)."""
+        missing: set[str] = set()
+        new: set[str] = set()
+        for shape in self.ctx.shapes:
+            drift = self.baselines.compare(shape)
+            if drift is not None:
+                missing |= drift[0]
+                new |= drift[1]
+        self.drift_missing |= missing
+        self.drift_new |= new
+        return missing, new
+
+    def _rules_of(self) -> dict[str, ColumnRule]:
+        if self._rules is None:
+            self._rules = table_rules(self.conn, self.spec.table, self.spec.key)
+        return self._rules
 
     def _fail(self, item: str, exc: Exception) -> None:
         error_class = type(exc).__name__
@@ -440,15 +613,17 @@ class _Run:
         with self.conn.transaction():
             self.cursor.record_failure(item, self.ctx.run_id, self.ctx.now(), error_class, message)
 
-    def _store(self, item: str, result: ItemResult) -> None:
-        rows: list[Row] = result.rows
+    def _store(self, item: str, parsed: Parsed) -> None:
+        rows: list[Row] = parsed.rows
+        if rows and self.spec.batch_sequence:
+            if self.batch_id is None:
+                got = self.conn.execute("SELECT nextval(%s)", (self.spec.batch_sequence,)).fetchone()
+                assert got is not None
+                self.batch_id = int(got[0])
+            rows = [{**row, "batch_id": self.batch_id} for row in rows]
+        rows, rejected = validate_rows(rows, self._rules_of()) if rows else (rows, [])
+        self._note_rejected(item, rejected)
         with self.conn.transaction():
-            if rows and self.spec.batch_sequence:
-                if self.batch_id is None:
-                    got = self.conn.execute("SELECT nextval(%s)", (self.spec.batch_sequence,)).fetchone()
-                    assert got is not None
-                    self.batch_id = int(got[0])
-                rows = [{**row, "batch_id": self.batch_id} for row in rows]
             merged = MergeResult()
             if rows:
                 merged = merge_rows(
@@ -463,5 +638,23 @@ class _Run:
                 extra = self.spec.after_merge(self.conn, self.ctx, item, rows, merged)
                 if isinstance(extra, MergeResult):  # rows the hook wrote to another table
                     merged = merged + extra
-            self.cursor.record_done(item, self.ctx.run_id, self.ctx.now(), result.state)
+            self.cursor.record_done(item, self.ctx.run_id, self.ctx.now(), parsed.state)
         self.merged = self.merged + merged
+
+    def _note_rejected(self, item: str, rejected: list[Rejected]) -> None:
+        for entry in rejected:
+            self.rejected[entry.category[:120]] += 1
+        if rejected:
+            log.warning(
+                "%s item %s: %d rows rejected (first: %s)",
+                self.spec.name,
+                item,
+                len(rejected),
+                redact(rejected[0].reason)[:200],
+            )
+
+
+def _malformed(item: str, exc: BaseException) -> MalformedItem:
+    """``exc`` (from a dataset's code or the merge) as the item's typed, redacted, bounded error."""
+    text = redact(str(exc))
+    return MalformedItem(item, f"{type(exc).__name__}: {text[:300]}", cause=type(exc).__name__)

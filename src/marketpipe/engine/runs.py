@@ -1,4 +1,9 @@
-"""The run ledger: one ``collect_runs`` row per dataset run (calls, rows, status, error class)."""
+"""The run ledger: one ``collect_runs`` row per dataset run (calls, rows, status, error class).
+
+Rows are accounted in clearly named columns: ``rows_inserted``, ``rows_updated``, ``rows_rejected``
+(with ``rejected_reasons`` as ``{reason: count}``), and schema drift as ``drift_missing`` /
+``drift_new`` (field names) plus ``warnings`` (e.g. a reply that drift emptied).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,11 @@ class RunRecord:
     error_class: str | None
     message: str
     resume_at: datetime | None
+    rows_rejected: int = 0
+    rejected_reasons: dict[str, int] | None = None
+    drift_missing: list[str] | None = None
+    drift_new: list[str] | None = None
+    warnings: list[str] | None = None
 
 
 class RunLedger:
@@ -52,12 +63,13 @@ class RunLedger:
         assignments = ", ".join(f"{column} = %s" for column in columns)
         self.conn.execute(
             f"UPDATE collect_runs SET ended_at = %s, {assignments} WHERE run_id = %s",
-            (ended_at, *(fields[c] for c in columns), run_id),
+            (ended_at, *(Jsonb(v) if isinstance(v := fields[c], dict) else v for c in columns), run_id),
         )
 
     def recent(self, limit: int = 20, dataset: str | None = None) -> list[RunRecord]:
         query = """SELECT run_id, dataset, provider, started_at, ended_at, status, calls, rows_inserted,
-                          rows_updated, items_done, items_failed, items_pending, error_class, message, resume_at
+                          rows_updated, items_done, items_failed, items_pending, error_class, message, resume_at,
+                          rows_rejected, rejected_reasons, drift_missing, drift_new, warnings
                      FROM collect_runs"""
         params: list[Any] = []
         if dataset:

@@ -16,10 +16,12 @@ import httpx
 
 from marketpipe.http.errors import TransientError
 from marketpipe.http.types import ApiRequest, Reply
-from marketpipe.redaction import install_log_redaction, redact
+from marketpipe.redaction import install_log_redaction, redact, redact_url
 
 log = logging.getLogger("marketpipe.http")
 
+#: Same-host redirects followed per call (a loop beyond this is answered as the last 3xx).
+MAX_REDIRECTS = 5
 USER_AGENT = "marketpipe/0.1 (+https://github.com/marketpipe; data collection)"
 
 
@@ -57,7 +59,8 @@ class HttpClient:
         self._client = httpx.Client(
             transport=transport,
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=True,
+            # Redirects are followed here, and only within the requested host (see send).
+            follow_redirects=False,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
 
@@ -87,6 +90,25 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self._client.get(url, params=params, headers=headers, timeout=timeout_s)
+            origin = response.request.url
+            for _ in range(MAX_REDIRECTS):
+                if not response.is_redirect:
+                    break
+                target = origin.join(response.headers.get("location", ""))
+                if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+                    # Never follow a redirect to another host: its body is not the provider's answer,
+                    # and the request (with a key in a header or the query) must not travel there.
+                    elapsed = time.monotonic() - started
+                    where = redact_url(str(target.copy_with(query=None)))
+                    log.warning("%s: redirect to another host refused (%s)", request.describe(), where)
+                    return Reply(
+                        status=response.status_code,
+                        headers={k.lower(): v for k, v in response.headers.items()},
+                        text=f"redirect to another host refused: {where}",
+                        url=redact(str(origin), [secret] if secret else ()),
+                        elapsed_s=elapsed,
+                    )
+                response = self._client.get(target, headers=headers, timeout=timeout_s)
             text = response.text
         except httpx.TimeoutException as exc:
             raise TransientError(

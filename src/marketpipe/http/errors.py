@@ -34,6 +34,27 @@ class MalformedResponse(ProviderError):
     """The reply could not be parsed into records (bad JSON, missing fields, wrong shape)."""
 
 
+class MalformedItem(CollectError):
+    """One item's reply could not be turned into rows: the parser raised, or a row could not be stored.
+
+    Only that item fails (it stays due, first in line next run); the rest of the run goes on. The
+    message names the item and the cause's class (never a key: it is redacted before it is stored).
+    """
+
+    def __init__(self, item: str, message: str, cause: str = "") -> None:
+        super().__init__(f"{item}: {message}")
+        self.item = item
+        self.cause = cause
+
+
+class SchemaDrift(MalformedItem):
+    """The reply carried records but none survived parsing, and its fields changed (renamed/missing).
+
+    Never reported as "ok, 0 rows": the item fails (stays due) and the run's ledger row names the
+    fields seen missing and new.
+    """
+
+
 class NotFoundError(ProviderError):
     """The provider has nothing for this item (unknown symbol, empty object)."""
 

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
+
+from marketpipe.redaction import redact
 
 SECOND = 1
 MINUTE = 60
@@ -56,8 +59,19 @@ class Reply:
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
 
+    def excerpt(self, limit: int = 300) -> str:
+        """The start of the body for an error message: redacted *first*, then cut — cutting first
+        could leave the first part of a key the body echoes (the cut would split it, so the known
+        value no longer matches). The margin covers any key straddling the cut."""
+        return redact(self.text[: limit + 512])[:limit]
+
     def json(self) -> Any:
-        """The body as JSON (raises ``ValueError`` on a non-JSON body)."""
+        """The body as JSON (raises ``ValueError`` on a non-JSON body). Decoded once per reply: the
+        engine's drift check and the dataset's parser share the result (treat it as read-only)."""
+        return self._decoded
+
+    @cached_property
+    def _decoded(self) -> Any:
         return json.loads(self.text)
 
 

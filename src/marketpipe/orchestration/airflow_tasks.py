@@ -280,7 +280,13 @@ def run_dataset_task(dataset: str) -> dict[str, Any]:
     context = get_current_context()
     spec = get_dataset(dataset)
     settings = settings_from_airflow(spec.providers)
-    result = run_dataset(dataset, settings=settings, logical_date=_logical_date(context))
+    result = run_dataset(
+        dataset,
+        settings=settings,
+        logical_date=_logical_date(context),
+        data_interval_start=context.get("data_interval_start"),
+        data_interval_end=context.get("data_interval_end"),
+    )
     summary = run_summary(result)
     log.info(
         "%s: %s — %s calls, %s inserted, %s updated, %s items done, %s pending%s",

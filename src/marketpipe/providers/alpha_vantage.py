@@ -19,11 +19,13 @@ from marketpipe.providers.base import (
     Provider,
     classify_status,
     clean_text,
+    drop,
     to_date,
     to_decimal,
     to_int,
 )
 from marketpipe.providers.records import earnings_event
+from marketpipe.redaction import redact
 
 NAME = "alpha_vantage"
 
@@ -37,10 +39,14 @@ def classify_message(key: str, message: str) -> Outcome:
         return Outcome(OutcomeKind.INVALID_KEY, message)
     if "demo" in text and "api key" in text:
         return Outcome(OutcomeKind.INVALID_KEY, message)
+    if key != "Note" and ("spreading out" in text or "burst" in text or "per second" in text):
+        # The burst refusal (> 1 call/s). Its text also says "25 requests per day" (of the plan it
+        # advertises), so it must be recognised before the daily quota: it is a ~1 s throttle.
+        return Outcome(OutcomeKind.THROTTLED, message, retry_after_s=1.0)
     if "per day" in text and key != "Note":
         return Outcome(OutcomeKind.QUOTA, message)
-    if key == "Note" or "spreading out" in text or "burst" in text or "rate limit" in text:
-        # Too many calls too close together: retryable after a short pause (1 s burst, 60 s legacy).
+    if key == "Note" or "rate limit" in text:
+        # The legacy per-minute Note: retryable after a minute.
         return Outcome(OutcomeKind.THROTTLED, message, retry_after_s=60.0 if key == "Note" else 1.0)
     if "premium" in text:
         return Outcome(OutcomeKind.REFUSED, message)
@@ -77,12 +83,12 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
         try:
             body = reply.json()
         except ValueError:
-            return Outcome(OutcomeKind.MALFORMED, f"bad JSON: {text[:80]!r}")
+            return Outcome(OutcomeKind.MALFORMED, f"bad JSON: {redact(text[:592])[:80]!r}")
         outcome = _classify_json_object(body)
         if outcome.ok and request.expect == "json" and body == {}:
             return Outcome(OutcomeKind.NOT_FOUND, "empty object (unknown symbol, ETF or delisted)")
         if outcome.ok and request.expect == "csv":
-            return Outcome(OutcomeKind.MALFORMED, f"expected CSV, got JSON: {text[:80]!r}")
+            return Outcome(OutcomeKind.MALFORMED, f"expected CSV, got JSON: {redact(text[:592])[:80]!r}")
         return outcome
     if request.expect == "csv":
         rows = list(csv.reader(io.StringIO(text)))
@@ -91,7 +97,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
         if is_csv_quota_refusal(rows):
             return Outcome(OutcomeKind.QUOTA, "CSV quota refusal (Information spelled across columns)")
         return OK
-    return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {text[:80]!r}")
+    return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {redact(text[:592])[:80]!r}")
 
 
 PROVIDER = Provider(
@@ -210,6 +216,7 @@ def parse_balance_sheet(body: Any, symbol: str) -> list[dict[str, Any]]:
     for report in reports:
         ending = to_date(report.get("fiscalDateEnding")) if isinstance(report, dict) else None
         if ending is None:
+            drop("balance sheet report without a valid fiscalDateEnding")
             continue
         row: dict[str, Any] = {
             "symbol": clean_text(body.get("symbol")) or symbol,
@@ -255,6 +262,7 @@ def parse_ipo_calendar_csv(text: str) -> list[dict[str, Any]]:
     for raw in _csv_rows(text, ("symbol", "name", "ipoDate"), "IPO_CALENDAR"):
         symbol, ipo_date = clean_text(raw.get("symbol")), to_date(raw.get("ipoDate"))
         if not symbol or ipo_date is None:
+            drop("IPO without symbol or valid ipoDate")
             continue
         rows.append(
             {
@@ -298,6 +306,7 @@ def parse_top_gainers(body: Any) -> list[dict[str, Any]]:
         for rank, entry in enumerate(body.get(category) or [], start=1):
             symbol = clean_text(entry.get("ticker")) if isinstance(entry, dict) else None
             if not symbol:
+                drop(f"{category} entry without a ticker")
                 continue
             rows.append(
                 {
@@ -325,6 +334,8 @@ def parse_economic_series(body: Any) -> tuple[dict[str, str | None], list[tuple[
     points = []
     for point in body["data"]:
         when = to_date(point.get("date")) if isinstance(point, dict) else None
-        if when is not None:
-            points.append((when, to_decimal(point.get("value"))))
+        if when is None:
+            drop("data point without a valid date")
+            continue
+        points.append((when, to_decimal(point.get("value"))))
     return envelope, points

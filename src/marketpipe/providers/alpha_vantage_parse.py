@@ -11,7 +11,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.providers.alpha_vantage import NAME
-from marketpipe.providers.base import clean_text, to_date, to_decimal, to_int
+from marketpipe.providers.base import clean_text, drop, to_date, to_decimal, to_int
 
 #: The element keys AV uses inside ``ticker_sentiment`` / ``topics`` (the backend reads them verbatim).
 TICKER_SENTIMENT_KEYS = ("ticker", "relevance_score", "ticker_sentiment_score", "ticker_sentiment_label")
@@ -56,10 +56,12 @@ def parse_news_sentiment(body: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for article in feed:
         if not isinstance(article, dict):
+            drop("feed entry is not an object")
             continue
         title, url = clean_text(article.get("title")), clean_text(article.get("url"))
         published = parse_time_published(article.get("time_published"))
         if not title or not url or published is None:
+            drop("article without title, url or valid time_published")
             continue
         authors = article.get("authors")
         rows.append(
@@ -88,6 +90,7 @@ def _weights(elements: Any, name_key: str, keys: tuple[str, ...]) -> list[dict[s
     found: list[dict[str, Any]] = []
     for element in elements:
         if not isinstance(element, dict) or clean_text(element.get(name_key)) is None:
+            drop(f"element without {name_key}")
             continue
         entry: dict[str, Any] = {k: clean_text(element.get(k)) for k in keys}
         weight = to_decimal(element.get("weight"))

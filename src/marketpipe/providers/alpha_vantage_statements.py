@@ -22,7 +22,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.providers.alpha_vantage import NAME
-from marketpipe.providers.base import clean_text, to_date, to_decimal
+from marketpipe.providers.base import clean_text, drop, to_date, to_decimal
 
 #: AV INCOME_STATEMENT report key → ``income_stmt`` column.
 INCOME_FIELDS: dict[str, str] = {
@@ -62,6 +62,7 @@ def parse_income_statement(body: Any, symbol: str) -> list[dict[str, Any]]:
     for report in _reports(body, "INCOME_STATEMENT", "quarterlyReports"):
         ending = to_date(report.get("fiscalDateEnding"))
         if ending is None:
+            drop("report without a valid fiscalDateEnding")
             continue
         row: dict[str, Any] = {"symbol": _symbol(body, symbol), "fiscal_date_ending": ending}
         row.update({column: to_decimal(report.get(key)) for key, column in INCOME_FIELDS.items()})
@@ -75,6 +76,7 @@ def parse_cash_flow(body: Any, symbol: str) -> list[dict[str, Any]]:
     for report in _reports(body, "CASH_FLOW", "quarterlyReports"):
         ending = to_date(report.get("fiscalDateEnding"))
         if ending is None:
+            drop("report without a valid fiscalDateEnding")
             continue
         row: dict[str, Any] = {"symbol": _symbol(body, symbol), "fiscal_date_ending": ending}
         row.update({column: to_decimal(report.get(key)) for key, column in CASH_FLOW_FIELDS.items()})
@@ -93,6 +95,7 @@ def parse_earnings(body: Any, symbol: str) -> list[dict[str, Any]]:
     for report in _reports(body, "EARNINGS", "quarterlyEarnings"):
         reported = to_date(report.get("reportedDate"))
         if reported is None:
+            drop("earnings report without a valid reportedDate")
             continue
         rows.append(
             {

@@ -8,7 +8,9 @@ timeout, how to classify a reply, and parse functions from a reply body to recor
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -66,16 +68,36 @@ def epoch_header(reply: Reply, name: str) -> datetime | None:
         return None
 
 
+_CDN_MARKERS = ("cloudflare", "cf-ray", "cf-error", "/cdn-cgi/", "just a moment", "akamai", "access denied")
+_TITLE = re.compile(r"(?is)<title>(.*?)</title>")
+
+
+def is_cdn_page(reply: Reply) -> bool:
+    """An HTML page from a CDN in front of the API (what a JSON API never sends itself)."""
+    head = reply.text[:4000].lstrip().lower()
+    html = "text/html" in reply.content_type.lower() or head.startswith(("<!doctype html", "<html"))
+    return html and (any(m in head for m in _CDN_MARKERS) or "cf-ray" in reply.headers)
+
+
+def _html_title(text: str) -> str:
+    match = _TITLE.search(text[:4000])
+    return " ".join(match.group(1).split())[:120] if match else "an HTML page"
+
+
 def classify_status(reply: Reply) -> Outcome | None:
     """The verdict implied by the HTTP status alone, or None for a 2xx that needs a body check."""
     status = reply.status
     if 200 <= status < 300:
         return None
-    text = reply.text[:300]
+    text = reply.excerpt(300)
     if status == 429:
         return Outcome(OutcomeKind.THROTTLED, f"HTTP 429: {text}", retry_after_seconds(reply))
     if status == 401:
         return Outcome(OutcomeKind.INVALID_KEY, f"HTTP 401: {text}")
+    if status == 403 and is_cdn_page(reply):
+        # A CDN/WAF block page (Cloudflare challenge, "Access denied | ... used Cloudflare"): the
+        # provider never saw the call; it is a transient block, not the plan refusing the endpoint.
+        return Outcome(OutcomeKind.TRANSIENT, f"HTTP 403 from the CDN: {_html_title(reply.text)}")
     if status in (402, 403):
         return Outcome(OutcomeKind.REFUSED, f"HTTP {status}: {text}")
     if status == 404:
@@ -90,7 +112,32 @@ def json_body(reply: Reply, provider: str) -> Any:
     try:
         return reply.json()
     except ValueError:
-        raise MalformedResponse(provider, f"expected JSON, got {reply.text[:80]!r}") from None
+        raise MalformedResponse(provider, f"expected JSON, got {reply.excerpt(80)!r}") from None
+
+
+# -- records a parser could not use -----------------------------------------------------------------
+
+_drops: ContextVar[list[tuple[str, Any]] | None] = ContextVar("marketpipe_parser_drops", default=None)
+
+
+def drop(reason: str, record: Any = None) -> None:
+    """A parser skips a record of the reply: say why. Outside :func:`collecting_drops` (a parser called
+    on its own, in a test) this does nothing; inside it, the engine counts the record as rejected with
+    ``reason`` in the run ledger — no record leaves without a trace."""
+    found = _drops.get()
+    if found is not None:
+        found.append((reason, record))
+
+
+@contextmanager
+def collecting_drops() -> Iterator[list[tuple[str, Any]]]:
+    """Collect the :func:`drop` calls of the parsers run inside (the engine wraps each item in this)."""
+    found: list[tuple[str, Any]] = []
+    token = _drops.set(found)
+    try:
+        yield found
+    finally:
+        _drops.reset(token)
 
 
 # -- value cleaning shared by parsers -------------------------------------------------------------
@@ -98,11 +145,28 @@ def json_body(reply: Reply, provider: str) -> Any:
 _NULLISH = {"", "none", "null", "nan", "n/a", "-", "—", "."}
 
 
+class WrongType(MalformedResponse):
+    """A field holds a value of the wrong kind (an object where text or a number belongs, a number
+    out of any sane range). Raised by the shared converters, so no parser turns ``{"a": 1}`` into the
+    text ``"{'a': 1}"`` or silently into NULL; the engine reports it as this item's error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("reply", message)
+
+
+def _scalar(value: Any, what: str) -> Any:
+    if isinstance(value, dict | list | tuple | set):
+        raise WrongType(f"expected {what}, got {type(value).__name__}")
+    return value
+
+
 def clean_text(value: Any) -> str | None:
-    """Trimmed text, or None for the providers' null spellings ("None", "-", "", ".")."""
+    """Trimmed text, or None for the providers' null spellings ("None", "-", "", ".").
+
+    An object or a list is :class:`WrongType`."""
     if value is None:
         return None
-    text = str(value).replace("\x00", "").strip()
+    text = str(_scalar(value, "text")).replace("\x00", "").strip()
     return None if text.lower() in _NULLISH else text
 
 
@@ -111,17 +175,30 @@ def to_instant(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC) if value > 0 else None
+        return _epoch(value)
     text = clean_text(value)
     if text is None:
         return None
     if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
+        return _epoch(int(text))
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+#: Unix seconds beyond this (year 2200) are not an instant any provider means: milliseconds sent as
+#: seconds, a sentinel such as 9999999999999 — out of range, not a date 30,000 years ahead.
+_MAX_EPOCH_S = 7258118400
+
+
+def _epoch(seconds: float) -> datetime | None:
+    if seconds <= 0:
+        return None
+    if seconds > _MAX_EPOCH_S:
+        raise WrongType(f"epoch {seconds} out of range")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -130,14 +207,14 @@ def to_decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | float):
         return Decimal(str(value))
-    text = clean_text(value)
+    text = clean_text(_scalar(value, "a number"))
     if text is None:
         return None
     text = text.replace(",", "").rstrip("%")
     try:
         number = Decimal(text)
     except InvalidOperation:
-        return None
+        raise WrongType(f"expected a number, got {text[:40]!r}") from None
     return number if number.is_finite() else None
 
 

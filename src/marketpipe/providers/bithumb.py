@@ -18,7 +18,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     try:
         body = reply.json()
     except ValueError:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.excerpt(80)!r}")
     if isinstance(body, dict):
         if isinstance(body.get("error"), dict):
             return Outcome(OutcomeKind.MALFORMED, str(body["error"].get("message", "error"))[:200])

@@ -6,7 +6,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text
+from marketpipe.providers.base import clean_text, drop
 from marketpipe.providers.bithumb import NAME
 
 
@@ -24,10 +24,12 @@ def parse_markets(body: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for market in body:
         if not isinstance(market, dict):
+            drop("market entry is not an object")
             continue
         code = clean_text(market.get("market"))
         korean, english = clean_text(market.get("korean_name")), clean_text(market.get("english_name"))
         if not code or "-" not in code or not korean or not english:
+            drop("market without a valid code or names")
             continue
         rows.append(
             {

@@ -36,7 +36,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
             return Outcome(OutcomeKind.THROTTLED, by_status.message, 60.0)
         return by_status
     if body is None:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.excerpt(80)!r}")
     return OK
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_decimal, to_instant, to_int
+from marketpipe.providers.base import clean_text, drop, to_decimal, to_instant, to_int
 from marketpipe.providers.coingecko import NAME
 
 MARKETS_PER_PAGE = 250
@@ -120,6 +120,7 @@ def parse_markets(body: Any) -> list[dict[str, Any]]:
             clean_text(coin.get("name")),
         )
         if not coin_id or not symbol or not name:
+            drop("coin without id, symbol or name")
             continue
         rows.append(
             {
@@ -220,6 +221,7 @@ def parse_tickers(body: Any, fetched_at: datetime) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for ticker in body["tickers"]:
         if not isinstance(ticker, dict):
+            drop("ticker is not an object")
             continue
         market = _obj(ticker.get("market"))
         exchange_id, base, target = (
@@ -228,6 +230,7 @@ def parse_tickers(body: Any, fetched_at: datetime) -> list[dict[str, Any]]:
             clean_text(ticker.get("target")),
         )
         if not exchange_id or not base or not target:
+            drop("ticker without exchange, base or target")
             continue
         last_fetch = to_instant(ticker.get("last_fetch_at"))
         found.append(
@@ -261,6 +264,7 @@ def parse_derivatives(body: Any) -> list[dict[str, Any]]:
         market, symbol = clean_text(item.get("market")), clean_text(item.get("symbol"))
         index_id = clean_text(item.get("index_id"))
         if not market or not symbol or not index_id:
+            drop("derivative without market, symbol or index_id")
             continue
         rows.append(
             {

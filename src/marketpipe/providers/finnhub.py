@@ -23,7 +23,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     try:
         body = reply.json()
     except ValueError:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.excerpt(80)!r}")
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         text = body["error"].lower()
         if "api key" in text:

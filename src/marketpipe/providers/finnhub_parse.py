@@ -12,7 +12,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_int
+from marketpipe.providers.base import clean_text, drop, to_int
 from marketpipe.providers.finnhub import NAME
 
 #: The market-news categories Finnhub serves.
@@ -64,6 +64,7 @@ def parse_market_news(body: Any, category: str) -> list[dict[str, Any]]:
         news_id = to_int(item.get("id"))
         published = _epoch(item.get("datetime"))
         if news_id is None or published is None:
+            drop("news item without id or valid datetime")
             continue
         rows.append(
             {
@@ -87,6 +88,7 @@ def parse_company_news(body: Any) -> list[dict[str, Any]]:
     for item in _items(body):
         url = clean_text(item.get("url"))
         if url is None:
+            drop("news item without url")
             continue
         found.append(
             {

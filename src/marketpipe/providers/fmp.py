@@ -36,14 +36,14 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     if isinstance(body, dict) and isinstance(body.get("Error Message"), str):
         return _message_outcome(body["Error Message"], reply.status)
     if reply.status == 402 or (reply.status >= 400 and "premium" in reply.text.lower()):
-        return Outcome(OutcomeKind.REFUSED, f"HTTP {reply.status}: {reply.text[:200]}")
+        return Outcome(OutcomeKind.REFUSED, f"HTTP {reply.status}: {reply.excerpt(200)}")
     by_status = classify_status(reply)
     if by_status is not None:
         if by_status.kind is OutcomeKind.THROTTLED:
             return Outcome(OutcomeKind.QUOTA, by_status.message)  # FMP 429 = the daily limit
         return by_status
     if body is None:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.excerpt(80)!r}")
     return OK
 
 

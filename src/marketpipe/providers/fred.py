@@ -10,7 +10,7 @@ from typing import Any
 from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minute, per_second
-from marketpipe.providers.base import Provider, retry_after_seconds, to_date, to_decimal
+from marketpipe.providers.base import Provider, drop, is_cdn_page, retry_after_seconds, to_date, to_decimal
 
 NAME = "fred"
 
@@ -25,6 +25,8 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     except ValueError:
         body = None
     lowered = message.lower()
+    if reply.status == 403 and is_cdn_page(reply):
+        return Outcome(OutcomeKind.TRANSIENT, "HTTP 403 from the CDN (a block page, not FRED's answer)")
     if reply.status == 429 or "exceeded rate limit" in lowered or "too many requests" in lowered:
         return Outcome(OutcomeKind.THROTTLED, message or "HTTP 429", retry_after_seconds(reply) or 1.0)
     if "api_key" in lowered:
@@ -38,7 +40,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     if reply.status >= 400:
         return Outcome(OutcomeKind.MALFORMED, message or f"HTTP {reply.status}")
     if not isinstance(body, dict):
-        return Outcome(OutcomeKind.MALFORMED, f"expected a JSON object, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected a JSON object, got {reply.excerpt(80)!r}")
     return OK
 
 
@@ -70,6 +72,8 @@ def parse_observations(body: Any) -> list[tuple[Any, Decimal | None]]:
     points = []
     for item in body["observations"]:
         when = to_date(item.get("date")) if isinstance(item, dict) else None
-        if when is not None:
-            points.append((when, to_decimal(item.get("value"))))
+        if when is None:
+            drop("observation without a valid date")
+            continue
+        points.append((when, to_decimal(item.get("value"))))
     return points

@@ -39,7 +39,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     if by_status is not None:
         return by_status
     if not isinstance(body, dict) or body.get("status") != "ok":
-        return Outcome(OutcomeKind.MALFORMED, f"unexpected body {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"unexpected body {reply.excerpt(80)!r}")
     return OK
 
 

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text
+from marketpipe.providers.base import clean_text, drop
 from marketpipe.providers.newsapi import NAME
 
 #: The categories ``/top-headlines`` accepts (there is no 'politics').
@@ -32,21 +32,27 @@ def headlines_request(*, category: str | None = None, sources: list[str] | None 
     return ApiRequest(provider=NAME, path="/top-headlines", params=params, label=label)
 
 
-def everything_request(query: str, day: date, sort_by: str = "popularity") -> ApiRequest:
-    """``/everything`` for ``query`` published on ``day`` (UTC)."""
+def everything_request(
+    query: str, first: datetime, last: datetime, sort_by: str = "popularity"
+) -> ApiRequest:
+    """``/everything`` for ``query`` published in [first, last) (ISO 8601 instants, UTC)."""
     return ApiRequest(
         provider=NAME,
         path="/everything",
         params={
             "q": query,
-            "from": day.isoformat(),
-            "to": day.isoformat(),
+            "from": _iso(first),
+            "to": _iso(last - timedelta(seconds=1)),  # NewsAPI's "to" is inclusive
             "sortBy": sort_by,
             "language": "en",
             "pageSize": str(PAGE_SIZE),
         },
-        label=f"newsapi everything {query!r} {day}",
+        label=f"newsapi everything {query!r} {_iso(first)}..{_iso(last)}",
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_published(value: Any) -> datetime | None:
@@ -75,6 +81,7 @@ def parse_articles(body: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for article in body["articles"]:
         if not isinstance(article, dict):
+            drop("article is not an object")
             continue
         raw_source = article.get("source")
         source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
@@ -90,6 +97,7 @@ def parse_articles(body: Any) -> list[dict[str, Any]]:
             or REMOVED in (source_name, title)
             or published.year < 2000
         ):
+            drop("article without title, url or valid publishedAt (or removed)")
             continue
         rows.append(
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marketpipe.providers.base import clean_text, to_date, to_decimal
+from marketpipe.providers.base import clean_text, drop, to_date, to_decimal
 
 
 def earnings_event(raw: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -13,6 +13,7 @@ def earnings_event(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     fiscal_date_ending, estimate, currency, timing); None without a symbol or a valid date."""
     symbol, report_date = clean_text(raw.get("symbol")), to_date(raw.get("report_date"))
     if not symbol or report_date is None:
+        drop("earnings event without symbol or valid report date")
         return None
     timing = clean_text(raw.get("timing"))
     return {
@@ -31,6 +32,7 @@ def constituent(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     zero-padded to 10 digits; None without a symbol or a name."""
     symbol, name = clean_text(raw.get("symbol")), clean_text(raw.get("company_name"))
     if not symbol or not name:
+        drop("company without symbol or name")
         return None
     cik = clean_text(raw.get("cik"))
     return {

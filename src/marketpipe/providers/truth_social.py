@@ -24,7 +24,7 @@ def _iso_reset(reply: Reply) -> datetime | None:
 
 
 def classify(request: ApiRequest, reply: Reply) -> Outcome:
-    lowered = reply.text[:2000].lower()
+    lowered = reply.excerpt(2000).lower()
     if "just a moment" in lowered or "cdn-cgi/challenge-platform" in lowered:
         return Outcome(OutcomeKind.TRANSIENT, "Cloudflare challenge page")
     if reply.status == 403 and ("unavailable in your area" in lowered or "you have been blocked" in lowered):
@@ -37,7 +37,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     try:
         reply.json()
     except ValueError:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {reply.excerpt(80)!r}")
     return OK
 
 

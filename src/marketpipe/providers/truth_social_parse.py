@@ -13,7 +13,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_instant, to_int
+from marketpipe.providers.base import clean_text, drop, to_instant, to_int
 from marketpipe.providers.truth_social import NAME
 
 #: Mastodon's maximum page size for account statuses.
@@ -120,6 +120,7 @@ def parse_status(status: dict[str, Any]) -> dict[str, Any] | None:
     account = _obj(status.get("account"))
     created = to_instant(status.get("created_at"))
     if not clean_text(status.get("id")) or created is None or not clean_text(account.get("id")):
+        drop("status without id, account id or valid created_at")
         return None
     media = _array(status.get("media_attachments"))
     tags = _array(status.get("tags"))
@@ -155,13 +156,49 @@ def parse_status(status: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+#: What a ReTruth row takes from the re-posted status (the wrapper's own are empty).
+_REBLOG_CONTENT = (
+    "content", "clean_content", "language", "has_media", "media_count", "media_attachments", "tags",
+    "mentions", "sensitive",
+)  # fmt: skip
+
+
 def parse_post(status: dict[str, Any], account_type: str, market_influence: int) -> dict[str, Any] | None:
-    """A ``truth_social_posts`` row."""
+    """A ``truth_social_posts`` row. A ReTruth (``reblog`` set) carries the re-posted status's text,
+    media, tags, mentions and card, and names the original in ``reblog_of_*`` (id, url, author); its
+    own id, time and account stay the wrapper's (who re-posted it, when)."""
     row = parse_status(status)
     if row is None:
         return None
     account, raw = row.pop("_account"), row.pop("_status")
-    card = _obj(raw.get("card"))
+    original = _obj(raw.get("reblog"))
+    reblog = parse_status(original) if original else None
+    if reblog is not None:
+        # A ReTruth: the wrapper has no text, media, tags or card; the re-posted status has them.
+        reblog.pop("_account")
+        raw_original = reblog.pop("_status")
+        for column in _REBLOG_CONTENT:
+            row[column] = reblog[column]
+        row.update(
+            {
+                "reblog_of_id": reblog["id"],
+                "reblog_of_url": reblog["url"],
+                "reblog_of_username": reblog["username"],
+                "reblog_of_account_id": reblog["account_id"],
+            }
+        )
+        card_source = raw_original
+    else:
+        row.update(
+            {
+                "reblog_of_id": None,
+                "reblog_of_url": None,
+                "reblog_of_username": None,
+                "reblog_of_account_id": None,
+            }
+        )
+        card_source = raw
+    card = _obj(card_source.get("card"))
     row.update(
         {
             "verified": bool(account.get("verified")),
@@ -171,7 +208,7 @@ def parse_post(status: dict[str, Any], account_type: str, market_influence: int)
             "card_title": clean_text(card.get("title")),
             "card_description": clean_text(card.get("description")),
             "card_image": clean_text(card.get("image")),
-            "spoiler_text": raw.get("spoiler_text") or None,
+            "spoiler_text": card_source.get("spoiler_text") or None,
             "quote_id": clean_text(raw.get("quote_id")),
             "account_type": account_type,
             "market_influence": market_influence,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from marketpipe.http.client import Auth
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minutes, per_month
 from marketpipe.providers.base import Provider, classify_status, epoch_header
+from marketpipe.redaction import redact
 
 NAME = "x"
 TIMELINE = "user_tweets"
@@ -17,7 +18,7 @@ USER_LOOKUP = "user_lookup"
 def classify(request: ApiRequest, reply: Reply) -> Outcome:
     """429 is either the 15-minute window (reset header) or the monthly usage cap (problem type)."""
     reset = epoch_header(reply, "x-rate-limit-reset")
-    text = reply.text[:400]
+    text = reply.excerpt(400)
     if "usage-capped" in text or "UsageCapExceeded" in text:
         return Outcome(OutcomeKind.QUOTA, "monthly usage cap exceeded", reset_at=None)
     if reply.status == 429:
@@ -30,7 +31,7 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
     try:
         body = reply.json()
     except ValueError:
-        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {text[:80]!r}")
+        return Outcome(OutcomeKind.MALFORMED, f"expected JSON, got {redact(text[:592])[:80]!r}")
     if isinstance(body, dict) and "data" not in body and body.get("errors"):
         detail = str(body["errors"][0].get("detail", "")) if isinstance(body["errors"], list) else ""
         return Outcome(OutcomeKind.NOT_FOUND, detail or "errors without data")

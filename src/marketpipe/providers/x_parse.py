@@ -10,7 +10,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_instant, to_int
+from marketpipe.providers.base import clean_text, drop, to_instant, to_int
 from marketpipe.providers.x import NAME, TIMELINE, USER_LOOKUP
 
 TWEET_FIELDS = "author_id,created_at,text,public_metrics,context_annotations,entities,lang,edit_history_tweet_ids,note_tweet"
@@ -29,8 +29,16 @@ def user_lookup_request(username: str) -> ApiRequest:
     )
 
 
-def timeline_request(user_id: str, *, since_id: str | None, start_time: datetime | None) -> ApiRequest:
-    """The newest posts of ``user_id`` after ``since_id`` (or since ``start_time`` the first time)."""
+def timeline_request(
+    user_id: str,
+    *,
+    since_id: str | None,
+    start_time: datetime | None,
+    pagination_token: str | None = None,
+) -> ApiRequest:
+    """The newest posts of ``user_id`` after ``since_id`` (or since ``start_time`` the first time);
+    with ``pagination_token`` (a previous page's ``meta.next_token``) the next, older page of the same
+    query — X returns at most ``max_results`` posts per page, newest first."""
     params = {
         "max_results": str(MAX_RESULTS),
         "tweet.fields": TWEET_FIELDS,
@@ -41,13 +49,21 @@ def timeline_request(user_id: str, *, since_id: str | None, start_time: datetime
         params["since_id"] = since_id
     elif start_time is not None:
         params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if pagination_token:
+        params["pagination_token"] = pagination_token
     return ApiRequest(
         provider=NAME,
         path=f"/users/{user_id}/tweets",
         params=params,
         scope=TIMELINE,
-        label=f"x users/{user_id}/tweets since {since_id or start_time}",
+        label=f"x users/{user_id}/tweets since {since_id or start_time}{' (next page)' if pagination_token else ''}",
     )
+
+
+def next_token(body: Any) -> str | None:
+    """``meta.next_token`` of a timeline page: more (older) posts match the query."""
+    meta = _obj(body.get("meta")) if isinstance(body, dict) else {}
+    return clean_text(meta.get("next_token"))
 
 
 def parse_user(body: Any) -> dict[str, Any]:
@@ -92,11 +108,13 @@ def parse_timeline(body: Any, user_id: str | None = None) -> tuple[list[dict[str
     rows: list[dict[str, Any]] = []
     for post in posts:
         if not isinstance(post, dict) or not clean_text(post.get("id")):
+            drop("post without id")
             continue
         created = to_instant(post.get("created_at"))
         note = _obj(post.get("note_tweet"))
         text = note.get("text") or post.get("text")
         if created is None or not text:
+            drop("post without text or valid created_at")
             continue
         metrics = _obj(post.get("public_metrics"))
         entities = _obj(post.get("entities"))

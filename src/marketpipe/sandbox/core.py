@@ -9,6 +9,7 @@ reply when one of them refuses. The route then builds its payload and answers th
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from starlette.requests import HTTPConnection
 from marketpipe.sandbox.clock import SimClock
 from marketpipe.sandbox.config import SandboxConfig
 from marketpipe.sandbox.counters import Counters, key_id
-from marketpipe.sandbox.faults import HTML_TEMPLATES, Fault, FaultRegistry, drift
+from marketpipe.sandbox.faults import HTML_TEMPLATES, Fault, FaultRegistry, drift, hostile, hostile_text
 from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
 from marketpipe.sandbox.quota import UNLIMITED, QuotaDecision, QuotaLedger, QuotaWindow
 from marketpipe.sandbox.world import World
@@ -162,6 +163,10 @@ class Call:
         fault = self.body_fault
         if fault is not None and fault.kind == "schema_drift":
             payload = drift(payload, fault.params)
+        if fault is not None and fault.kind == "hostile":
+            # orjson refuses lone surrogates; the stdlib escapes them (``"\ud800"``), as providers do.
+            body = json.dumps(hostile(orjson.loads(orjson.dumps(payload)))).encode()
+            return self._finish(body, status, JSON, headers)
         body = orjson.dumps(payload)
         return self._finish(body, status, JSON, headers)
 
@@ -176,6 +181,8 @@ class Call:
         self, body: bytes, status: int, media_type: str, headers: Mapping[str, str] | None
     ) -> Response:
         fault = self.body_fault
+        if fault is not None and fault.kind == "hostile" and media_type != JSON:
+            body = hostile_text(body)
         if fault is not None and fault.kind == "truncated_json":
             fraction = float(fault.params.get("fraction", 0.5))
             body = body[: max(1, int(len(body) * fraction))] if len(body) > 1 else b""
@@ -280,6 +287,9 @@ def fault_response(call: Call, fault: Fault) -> Response | None:
         template = str(params.get("template", "bad_gateway"))
         status = int(params.get("status", 403 if template.startswith("cloudflare") else 502))
         return Response(HTML_TEMPLATES.get(template, template), status, media_type="text/html")
+    if kind == "redirect":
+        location = str(params.get("location", "http://elsewhere.invalid/collect"))
+        return Response(b"", int(params.get("status", 302)), headers={"location": location})
     if kind == "empty_body":
         return Response(b"", int(params.get("status", 200)), media_type=params.get("content_type", JSON))
     if kind == "revoked_key":
@@ -323,7 +333,7 @@ async def gate(
         else None
     )
     if fault is not None:
-        if fault.kind in ("truncated_json", "schema_drift"):
+        if fault.kind in ("truncated_json", "schema_drift", "hostile"):
             call.body_fault = fault
         elif fault.kind == "slow":
             # Simulated latency: the point of this fault is to outlast the client's timeout.

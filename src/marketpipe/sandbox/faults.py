@@ -24,6 +24,8 @@ FaultKind = Literal[
     "html_error",  # an HTML page from a proxy/CDN (params: status=502, template=bad_gateway|cloudflare_challenge|cloudflare_1020)
     "empty_body",  # params: status=200
     "schema_drift",  # params: rename={old:new}, drop=[..], extra={..}, null=[..]; default: all four
+    "hostile",  # the real body with one record poisoned: a lone surrogate, a 10 KB value, a wrong type
+    "redirect",  # HTTP 302 to params.location (default another host), params.status=302
     "revoked_key",  # the key is answered as invalid/revoked (params: none)
     "reply",  # any canned reply: params status=200, body=str|dict|list, content_type, headers
     "ws_disconnect",  # WebSocket: close mid-stream (params: after_messages)
@@ -40,6 +42,8 @@ HTTP_KINDS: frozenset[str] = frozenset(
         "html_error",
         "empty_body",
         "schema_drift",
+        "hostile",
+        "redirect",
         "revoked_key",
         "reply",
     }
@@ -207,6 +211,73 @@ def drift(payload: Any, params: dict[str, Any]) -> Any:
         return out
 
     return walk(payload)
+
+
+#: What :func:`hostile` puts into a record.
+LONE_SURROGATE = "\ud800"
+HUGE_SIZE = 10 * 1024
+WRONG_TYPE: dict[str, Any] = {"unexpected": ["wrong", "type", {"nested": True}]}
+
+
+def _record(payload: Any) -> dict[str, Any] | None:
+    """The first record of a reply: the first object of a list, of the largest list in an object, or
+    the object itself."""
+    if isinstance(payload, list):
+        return next((v for v in payload if isinstance(v, dict)), None)
+    if not isinstance(payload, dict):
+        return None
+    lists = [v for v in payload.values() if isinstance(v, list) and any(isinstance(x, dict) for x in v)]
+    if lists:
+        return _record(max(lists, key=len))
+    nested = [v for v in payload.values() if isinstance(v, dict) and v]
+    # A wrapper whose only content is one object (e.g. ``{"data": {...}}``): poison inside it.
+    if len(payload) <= 2 and len(nested) == 1:
+        return nested[0]
+    return payload
+
+
+def hostile(payload: Any) -> Any:
+    """``payload`` with its first record poisoned, the rest untouched: the first text field gains a lone
+    UTF-16 surrogate, the second becomes 10 KB long, the third (any field) becomes an object — the
+    three hostile values a real provider has been seen to send (escaped text from user content, an
+    unbounded description, a field whose type changed)."""
+    record = _record(payload)
+    if record is None:
+        return payload
+    texts = [k for k, v in record.items() if isinstance(v, str)]
+    others = [k for k in record if k not in texts[:2]]
+    if texts:
+        record[texts[0]] = record[texts[0]] + LONE_SURROGATE
+    if len(texts) > 1:
+        record[texts[1]] = "x" * HUGE_SIZE
+    if others:
+        record[others[0]] = WRONG_TYPE
+    elif len(texts) > 2:
+        record[texts[2]] = WRONG_TYPE
+    return payload
+
+
+def hostile_text(body: bytes) -> bytes:
+    """A text body (CSV, HTML) with its first data line poisoned the same way (a NUL and invalid
+    UTF-8 instead of a lone surrogate, which UTF-8 text cannot carry; a 10 KB cell; a wrong type)."""
+    lines = body.split(b"\n")
+    if len(lines) < 2:
+        return body
+    if body.lstrip().startswith(b"<"):  # HTML/XML: poison the first table cell / observation value
+        for marker in (b"<td>", b'value="'):
+            at = body.find(marker)
+            if at >= 0:
+                start = at + len(marker)
+                return body[:start] + b"\x00\xed\xa0\x80" + b"x" * HUGE_SIZE + body[start:]
+        return body
+    cells = lines[1].split(b",")
+    cells[0] = cells[0] + b"\x00\xed\xa0\x80"
+    if len(cells) > 1:
+        cells[1] = b"x" * HUGE_SIZE
+    if len(cells) > 2:
+        cells[2] = b"{not: a number}"
+    lines[1] = b",".join(cells)
+    return b"\n".join(lines)
 
 
 HTML_TEMPLATES: dict[str, str] = {

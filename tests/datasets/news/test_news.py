@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 
@@ -177,9 +177,15 @@ def test_newsapi_plan_fills_the_logical_day_without_invalid_categories(
     assert result.status == "ok", result.message
     assert result.calls == 20  # 3 categories + 16 keywords + 1 sources call
     day = engine_clock.now().date()
+    searched = day - timedelta(days=1)  # /everything is 24 h behind on the free plan
     assert count(db, "SELECT count(*) FROM market_news") > 0
     assert (
-        count(db, "SELECT count(*) FROM market_news WHERE (published_at AT TIME ZONE 'UTC')::date <> %s", day)
+        count(
+            db,
+            "SELECT count(*) FROM market_news WHERE (published_at AT TIME ZONE 'UTC')::date NOT IN (%s, %s)",
+            day,
+            searched,
+        )
         == 0
     )
     assert count(db, "SELECT count(*) FROM market_news WHERE title = '[Removed]'") == 0
@@ -188,8 +194,8 @@ def test_newsapi_plan_fills_the_logical_day_without_invalid_categories(
         sandbox.base_url("newsapi") + "/everything",
         params={
             "q": "economy",
-            "from": str(day),
-            "to": str(day),
+            "from": str(searched),
+            "to": str(searched),
             "sortBy": "popularity",
             "language": "en",
             "pageSize": "100",
@@ -207,6 +213,40 @@ def test_newsapi_plan_fills_the_logical_day_without_invalid_categories(
         assert row == (article["title"], article["author"])
     again = collect("market_news", settings=cfg)
     assert again.calls == 0 and again.rows_inserted == 0
+
+
+def test_newsapi_keyword_searches_follow_the_free_plans_24_hour_delay(
+    settings, collect, db, sandbox, engine_clock, monkeypatch
+):
+    """At 23:50 on D the Developer plan's /everything serves nothing of D (24 h delay): searches ask
+    for the previous 24 hours' window instead, so they find articles. With the delay set to 0 (a paid
+    plan's setting, and the old behaviour) the same run's keyword searches find nothing."""
+    cfg = _settings(settings, sandbox)
+    late = datetime.combine(engine_clock.now().date(), time(23, 50), tzinfo=UTC)
+    shift = late - engine_clock.now()
+    engine_clock.advance(shift)
+    sandbox.admin.advance(seconds=shift.total_seconds())
+    sandbox.admin.freeze()
+    sandbox.admin.set_quotas(False)
+    day = late.date()
+
+    monkeypatch.setenv("MARKETPIPE_NEWSAPI_DELAY_HOURS", "0")
+    undelayed = collect("market_news", settings=cfg, quotas=False)
+    assert undelayed.status == "ok"
+    searched_today = count(
+        db, "SELECT count(*) FROM market_news WHERE (published_at AT TIME ZONE 'UTC')::date < %s", day
+    )
+    assert searched_today == 0  # the keyword searches for D came back empty
+
+    monkeypatch.delenv("MARKETPIPE_NEWSAPI_DELAY_HOURS")
+    delayed = collect("market_news", settings=cfg, quotas=False, force=True)
+    assert delayed.status == "ok", delayed.message
+    yesterday = count(
+        db,
+        "SELECT count(*) FROM market_news WHERE (published_at AT TIME ZONE 'UTC')::date = %s",
+        day - timedelta(days=1),
+    )
+    assert yesterday > 0
 
 
 def test_newsapi_twelve_hour_budget_stops_partial_and_resumes(settings, collect, db, sandbox, engine_clock):

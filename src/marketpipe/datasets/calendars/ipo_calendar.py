@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    request = alpha_vantage.request("IPO_CALENDAR", label="AV IPO_CALENDAR", expect="csv")
-    return alpha_vantage.parse_ipo_calendar_csv(ctx.call(request).text)
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return alpha_vantage.request("IPO_CALENDAR", label="AV IPO_CALENDAR", expect="csv")
+
+
+def parse(text: str, item: Item) -> list[Row]:
+    return alpha_vantage.parse_ipo_calendar_csv(text)
 
 
 DATASET = DatasetSpec(
@@ -21,7 +25,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Upcoming IPOs with price ranges and exchange",
     key=("symbol", "ipo_date"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     touch="updated_at",
     refresh_after=timedelta(days=20),
 )

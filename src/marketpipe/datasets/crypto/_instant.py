@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from marketpipe.engine.registry import RunContext
+
+class _HasInterval(Protocol):
+    @property
+    def data_interval_start(self) -> datetime: ...
 
 
-def collection_instant(ctx: RunContext, period: timedelta) -> datetime:
-    """The start of the schedule period the run belongs to: the logical date at 00:00 UTC for daily
-    snapshots; for shorter periods the period boundary at or before ``ctx.now()`` on the logical day.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-    The engine hands datasets the logical *date* only (request D2 in /tmp/engine-requests.md asks for
-    the instant); a run that starts within its period maps to that period's scheduled instant, so a
-    rerun of the same interval writes the same key.
-    """
-    midnight = datetime.combine(ctx.logical_date, time(0), tzinfo=UTC)
-    if period >= timedelta(days=1):
-        return midnight
-    now = ctx.now().astimezone(UTC)
-    if now.date() != ctx.logical_date:
-        return midnight
-    periods = (now - midnight) // period
-    return midnight + periods * period
+
+def collection_instant(ctx: _HasInterval, period: timedelta) -> datetime:
+    """The start of the schedule period the run belongs to: its data interval's start, floored to
+    ``period`` — never the wall clock, so a rerun or a late task of the same interval writes the same
+    key. (A run without an explicit interval gets the slot of its logical instant from the engine; a
+    backfill by date gets that date's midnight.)"""
+    start = ctx.data_interval_start.astimezone(UTC)
+    return _EPOCH + ((start - _EPOCH) // period) * period

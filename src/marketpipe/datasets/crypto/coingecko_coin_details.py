@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import coingecko_parse
 
 TOP_RANKS = 1000
@@ -26,8 +28,12 @@ def top_coins(ctx: RunContext) -> Sequence[str]:
     return coins[:limit] if limit else coins
 
 
-def fetch(ctx: RunContext, coin_id: str) -> list[Row]:
-    return [coingecko_parse.parse_coin(ctx.call(coingecko_parse.coin_request(coin_id)).json())]
+def request(ctx: RunContext, coin_id: str) -> ApiRequest:
+    return coingecko_parse.coin_request(coin_id)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return [coingecko_parse.parse_coin(body)]
 
 
 DATASET = DatasetSpec(
@@ -38,7 +44,7 @@ DATASET = DatasetSpec(
     providers=("coingecko",),
     description="CoinGecko coin profiles, links, community/developer data for the top 1000, 30-day refresh",
     key=("coingecko_id",),
-    fetch={"coingecko": fetch},
+    pipeline={"coingecko": Pipe(request, parse)},
     items=top_coins,
     touch="updated_at",
     refresh_after=timedelta(days=30),

@@ -7,16 +7,22 @@ an int and the row failed).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.crypto._instant import collection_instant
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import coingecko_parse
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    instant = collection_instant(ctx, timedelta(days=1))
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return coingecko_parse.derivatives_request()
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    instant = collection_instant(item, timedelta(days=1))
     batch_id = instant.strftime("%Y%m%d_%H%M%S")
-    rows = coingecko_parse.parse_derivatives(ctx.call(coingecko_parse.derivatives_request()).json())
+    rows = coingecko_parse.parse_derivatives(body)
     return [{**row, "batch_id": batch_id, "collected_at": instant} for row in rows]
 
 
@@ -28,6 +34,6 @@ DATASET = DatasetSpec(
     providers=("coingecko",),
     description="CoinGecko derivatives tickers (perpetuals, futures), one batch per logical day",
     key=("batch_id", "market", "symbol"),
-    fetch={"coingecko": fetch},
+    pipeline={"coingecko": Pipe(request, parse)},
     touch="updated_at",
 )

@@ -5,17 +5,23 @@ so a rerun of the same interval updates that row instead of appending (the seed 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.crypto._instant import collection_instant
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import coingecko_parse
 
 PERIOD = timedelta(hours=6)
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    row = coingecko_parse.parse_global(ctx.call(coingecko_parse.global_request()).json())
-    return [{**row, "collected_at": collection_instant(ctx, PERIOD)}]
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return coingecko_parse.global_request()
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    row = coingecko_parse.parse_global(body)
+    return [{**row, "collected_at": collection_instant(item, PERIOD)}]
 
 
 DATASET = DatasetSpec(
@@ -26,6 +32,7 @@ DATASET = DatasetSpec(
     providers=("coingecko",),
     description="Crypto market totals and dominance from CoinGecko, one row per 6-hour instant",
     key=("collected_at",),
-    fetch={"coingecko": fetch},
+    pipeline={"coingecko": Pipe(request, parse)},
     touch="updated_at",
+    slot=PERIOD,
 )

@@ -7,16 +7,23 @@ seed DELETEd everything, then inserted row by row with autocommit).
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from marketpipe.db import MergeResult
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.errors import MalformedResponse
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import bithumb_parse
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    rows = bithumb_parse.parse_markets(ctx.call(bithumb_parse.markets_request()).json())
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return bithumb_parse.markets_request()
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    rows = bithumb_parse.parse_markets(body)
     if not rows:
         # An empty listing would delist every market: treat it as a bad reply, not as the truth.
         raise MalformedResponse("bithumb", "market/all returned no markets")
@@ -41,7 +48,7 @@ DATASET = DatasetSpec(
     providers=("bithumb",),
     description="Every Bithumb market (KRW/BTC/USDT quotes) with names and warning flag, full refresh",
     key=("market_code",),
-    fetch={"bithumb": fetch},
+    pipeline={"bithumb": Pipe(request, parse)},
     touch="updated_at",
     after_merge=drop_delisted,
 )

@@ -195,11 +195,13 @@ class MarketCache:
 
     def derive(self, ctx: RunContext, item: str) -> list[Row]:
         """Figures → Redis (always) → snapshot rows (only while the market is open)."""
-        now = ctx.now()
+        # As of the end of the run's data interval (or now, when that is earlier): a late task or a
+        # rerun of a slot computes and keys that slot, never the wall clock's.
+        now = min(ctx.now(), ctx.data_interval_end)
         is_open, session = market_state(now)
         rows = self.figures(ctx, now, session)
         self.write_redis(ctx, rows, now, is_open)
         if not is_open:
             return []
-        slot = _slot(now)
+        slot = _slot(ctx.data_interval_start)
         return [{**row, "snapshot_time": slot} for row in rows]

@@ -7,6 +7,8 @@ way (see :mod:`._market_cache`): figures from ``etf_realtime_prices`` (the ``etf
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from marketpipe.datasets.derived._market_cache import MarketCache
 from marketpipe.engine.registry import DERIVED, DatasetSpec
 
@@ -31,6 +33,7 @@ DATASET = DatasetSpec(
     providers=(),
     description="Redis hash etf_market_data (+ signal) and 10-minute snapshots while NYSE is open",
     key=("symbol", "snapshot_time"),
+    slot=timedelta(minutes=10),
     fetch={DERIVED: CACHE.derive},
     merge="nothing",
     depends_on=("etf_basic_info",),

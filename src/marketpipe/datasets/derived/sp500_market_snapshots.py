@@ -6,6 +6,8 @@ from ``sp500_websocket_trades``, names from ``sp500_companies``, signal ``sp500_
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from marketpipe.datasets.derived._market_cache import MarketCache, market_state
 from marketpipe.engine.registry import DERIVED, DatasetSpec
 
@@ -32,6 +34,7 @@ DATASET = DatasetSpec(
     providers=(),
     description="Redis hash sp500_market_data (+ signal) and 10-minute snapshots while NYSE is open",
     key=("symbol", "snapshot_time"),
+    slot=timedelta(minutes=10),
     fetch={DERIVED: CACHE.derive},
     merge="nothing",
     depends_on=("sp500_companies",),

@@ -8,17 +8,20 @@ offset anyway and skipped 20 companies for a whole cycle).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(
-        alpha_vantage.request("BALANCE_SHEET", label=f"AV BALANCE_SHEET {symbol}", symbol=symbol)
-    )
-    return alpha_vantage.parse_balance_sheet(reply.json(), symbol)
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("BALANCE_SHEET", label=f"AV BALANCE_SHEET {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return alpha_vantage.parse_balance_sheet(body, item.name)
 
 
 DATASET = DatasetSpec(
@@ -29,7 +32,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Quarterly balance sheets per S&P 500 symbol",
     key=("symbol", "fiscaldateending"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=sp500_symbols,
     touch="fetched_at",
     refresh_after=timedelta(days=80),

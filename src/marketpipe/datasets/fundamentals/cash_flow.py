@@ -8,15 +8,21 @@ Same sweep and budget rules as :mod:`marketpipe.datasets.fundamentals.income_stm
 
 from __future__ import annotations
 
+from typing import Any
+
 from marketpipe.datasets.fundamentals.income_stmt import STATEMENT_REFRESH, STATEMENTS_PER_RUN
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, alpha_vantage_statements
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(alpha_vantage.request("CASH_FLOW", label=f"AV CASH_FLOW {symbol}", symbol=symbol))
-    return alpha_vantage_statements.parse_cash_flow(reply.json(), symbol)
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("CASH_FLOW", label=f"AV CASH_FLOW {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return alpha_vantage_statements.parse_cash_flow(body, item.name)
 
 
 DATASET = DatasetSpec(
@@ -27,7 +33,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Quarterly cash flow statements per S&P 500 symbol, free cash flow computed",
     key=("symbol", "fiscal_date_ending"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=sp500_symbols,
     touch="updated_at",
     refresh_after=STATEMENT_REFRESH,

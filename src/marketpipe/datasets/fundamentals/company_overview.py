@@ -8,15 +8,20 @@ last attempt failed, or after ``refresh_after``; failed ones come first, so noth
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(alpha_vantage.request("OVERVIEW", label=f"AV OVERVIEW {symbol}", symbol=symbol))
-    return [alpha_vantage.parse_overview(reply.json())]
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("OVERVIEW", label=f"AV OVERVIEW {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return [alpha_vantage.parse_overview(body)]
 
 
 DATASET = DatasetSpec(
@@ -27,7 +32,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Company profile and valuation ratios per S&P 500 symbol, history by batch",
     key=("batch_id", "symbol"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=sp500_symbols,
     refresh_after=timedelta(days=30),
     batch_sequence="company_overview_batch_id_seq",

@@ -9,15 +9,21 @@ rules as :mod:`marketpipe.datasets.fundamentals.income_stmt`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marketpipe.datasets.fundamentals.income_stmt import STATEMENT_REFRESH, STATEMENTS_PER_RUN
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, alpha_vantage_statements
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(alpha_vantage.request("EARNINGS", label=f"AV EARNINGS {symbol}", symbol=symbol))
-    return alpha_vantage_statements.parse_earnings(reply.json(), symbol)
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("EARNINGS", label=f"AV EARNINGS {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return alpha_vantage_statements.parse_earnings(body, item.name)
 
 
 DATASET = DatasetSpec(
@@ -28,7 +34,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Quarterly EPS estimate, actual and surprise % per S&P 500 symbol and report date",
     key=("symbol", "report_date"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=sp500_symbols,
     touch="updated_at",
     refresh_after=STATEMENT_REFRESH,

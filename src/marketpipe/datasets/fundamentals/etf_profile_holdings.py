@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 
 from marketpipe.db import MergeResult
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, alpha_vantage_parse
 
 
@@ -29,9 +31,12 @@ def etf_symbols(ctx: RunContext) -> Sequence[str]:
     return symbols[:limit] if limit else symbols
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(alpha_vantage.request("ETF_PROFILE", label=f"AV ETF_PROFILE {symbol}", symbol=symbol))
-    return [alpha_vantage_parse.parse_etf_profile(reply.json(), symbol)]
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("ETF_PROFILE", label=f"AV ETF_PROFILE {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return [alpha_vantage_parse.parse_etf_profile(body, item.name)]
 
 
 def update_basic_info(
@@ -60,7 +65,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="ETF profile, sector weights and holdings per ETF of etf_basic_info, stalest first",
     key=("symbol",),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=etf_symbols,
     touch="updated_at",
     refresh_after=timedelta(days=30),

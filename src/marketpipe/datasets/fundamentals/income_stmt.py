@@ -10,9 +10,11 @@ shares the Alpha Vantage key with the daily datasets: it sorts after them for th
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, alpha_vantage_statements
 
 #: Quarterly data: a quarter, so the sweep sorts after balance_sheet (80 days) for the shared budget.
@@ -21,11 +23,12 @@ STATEMENT_REFRESH = timedelta(days=90)
 STATEMENTS_PER_RUN = 10
 
 
-def fetch(ctx: RunContext, symbol: str) -> list[Row]:
-    reply = ctx.call(
-        alpha_vantage.request("INCOME_STATEMENT", label=f"AV INCOME_STATEMENT {symbol}", symbol=symbol)
-    )
-    return alpha_vantage_statements.parse_income_statement(reply.json(), symbol)
+def request(ctx: RunContext, symbol: str) -> ApiRequest:
+    return alpha_vantage.request("INCOME_STATEMENT", label=f"AV INCOME_STATEMENT {symbol}", symbol=symbol)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return alpha_vantage_statements.parse_income_statement(body, item.name)
 
 
 DATASET = DatasetSpec(
@@ -36,7 +39,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Quarterly income statements per S&P 500 symbol (revenue, profit, EBITDA)",
     key=("symbol", "fiscal_date_ending"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=sp500_symbols,
     touch="updated_at",
     refresh_after=STATEMENT_REFRESH,

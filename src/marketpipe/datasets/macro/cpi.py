@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marketpipe.datasets.macro.series import Point, SeriesSource, fetchers
+from marketpipe.datasets.macro.series import Point, SeriesSource, pipes
 from marketpipe.engine.registry import DatasetSpec, Row
 
 ENVELOPE = {
@@ -32,7 +32,7 @@ DATASET = DatasetSpec(
     providers=("fred", "alpha_vantage"),
     description="Consumer Price Index for all urban consumers, monthly",
     key=("date",),
-    fetch=fetchers(
+    pipeline=pipes(
         SeriesSource(lambda item: "CPIAUCSL", "CPI", lambda item: {"interval": "monthly"}),
         build,
         dict(ENVELOPE),

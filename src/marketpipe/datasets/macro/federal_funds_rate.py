@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marketpipe.datasets.macro.series import Point, SeriesSource, fetchers
+from marketpipe.datasets.macro.series import Point, SeriesSource, pipes
 from marketpipe.engine.registry import DatasetSpec, Row
 
 ENVELOPE = {"name": "Effective Federal Funds Rate", "unit": "percent", "interval": "monthly"}
@@ -28,7 +28,7 @@ DATASET = DatasetSpec(
     providers=("fred", "alpha_vantage"),
     description="Effective federal funds rate, monthly",
     key=("date",),
-    fetch=fetchers(
+    pipeline=pipes(
         SeriesSource(lambda item: "FEDFUNDS", "FEDERAL_FUNDS_RATE", lambda item: {"interval": "monthly"}),
         build,
         dict(ENVELOPE),

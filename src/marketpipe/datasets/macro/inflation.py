@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marketpipe.datasets.macro.series import Point, SeriesSource, fetchers
+from marketpipe.datasets.macro.series import Point, SeriesSource, pipes
 from marketpipe.engine.registry import DatasetSpec, Row
 
 ENVELOPE = {"name": "Inflation - US Consumer Prices", "unit": "percent", "interval": "annual"}
@@ -29,7 +29,7 @@ DATASET = DatasetSpec(
     providers=("fred", "alpha_vantage"),
     description="US consumer price inflation, annual percent",
     key=("date",),
-    fetch=fetchers(
+    pipeline=pipes(
         SeriesSource(lambda item: "FPCPITOTLZGUSA", "INFLATION", lambda item: {}), build, dict(ENVELOPE)
     ),
     refresh_after=timedelta(days=20),

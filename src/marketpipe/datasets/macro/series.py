@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from marketpipe.engine.registry import FetchFn, Row, RunContext
+from marketpipe.engine.registry import Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, fred
 
 Point = tuple[Any, Decimal | None]
@@ -26,20 +27,24 @@ class SeriesSource:
     fred_params: Callable[[str], dict[str, str]] = lambda item: {}
 
 
-def fetchers(
-    source: SeriesSource, build: RowBuilder, fred_envelope: dict[str, str | None]
-) -> dict[str, FetchFn]:
-    """The FRED and Alpha Vantage fetch functions of one macro dataset."""
+def pipes(source: SeriesSource, build: RowBuilder, fred_envelope: dict[str, str | None]) -> dict[str, Pipe]:
+    """The FRED and Alpha Vantage request/parse pipelines of one macro dataset."""
 
-    def fetch_fred(ctx: RunContext, item: str) -> list[Row]:
-        reply = ctx.call(fred.observations_request(source.fred_series(item), **source.fred_params(item)))
-        return [build(item, point, fred_envelope) for point in fred.parse_observations(reply.json())]
+    def request_fred(ctx: RunContext, item: str) -> ApiRequest:
+        return fred.observations_request(source.fred_series(item), **source.fred_params(item))
 
-    def fetch_alpha_vantage(ctx: RunContext, item: str) -> list[Row]:
-        params = {**source.av_params(item), "datatype": "json"}
-        reply = ctx.call(alpha_vantage.request(source.av_function, **params))
-        envelope, points = alpha_vantage.parse_economic_series(reply.json())
+    def parse_fred(body: Any, item: Item) -> list[Row]:
+        return [build(item.name, point, fred_envelope) for point in fred.parse_observations(body)]
+
+    def request_alpha_vantage(ctx: RunContext, item: str) -> ApiRequest:
+        return alpha_vantage.request(source.av_function, **{**source.av_params(item), "datatype": "json"})
+
+    def parse_alpha_vantage(body: Any, item: Item) -> list[Row]:
+        envelope, points = alpha_vantage.parse_economic_series(body)
         merged = {**fred_envelope, **{k: v for k, v in envelope.items() if v}}
-        return [build(item, point, merged) for point in points]
+        return [build(item.name, point, merged) for point in points]
 
-    return {"fred": fetch_fred, "alpha_vantage": fetch_alpha_vantage}
+    return {
+        "fred": Pipe(request_fred, parse_fred),
+        "alpha_vantage": Pipe(request_alpha_vantage, parse_alpha_vantage),
+    }

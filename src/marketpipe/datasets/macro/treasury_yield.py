@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from marketpipe.datasets.macro.series import Point, SeriesSource, fetchers
+from marketpipe.datasets.macro.series import Point, SeriesSource, pipes
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
 
 MATURITIES = ("2year", "10year", "30year")
@@ -40,7 +40,7 @@ DATASET = DatasetSpec(
     providers=("fred", "alpha_vantage"),
     description="Treasury constant-maturity yields (2y, 10y, 30y), monthly",
     key=("date", "maturity", "interval_type"),
-    fetch=fetchers(
+    pipeline=pipes(
         SeriesSource(
             FRED_SERIES.__getitem__,
             "TREASURY_YIELD",

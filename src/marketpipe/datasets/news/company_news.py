@@ -10,33 +10,39 @@ quota ledger, not by sleeps.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from marketpipe.datasets.news._common import json_or_none
 from marketpipe.datasets.universe import sp500_symbols
-from marketpipe.engine.registry import DatasetSpec, ItemResult, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, Row, RunContext
 from marketpipe.providers import finnhub_parse
 
 WINDOW_DAYS = 7
 
 
-def fetch(ctx: RunContext, symbol: str) -> ItemResult:
+def request(ctx: RunContext, symbol: str) -> Request:
     last = ctx.logical_date
     first = last - timedelta(days=WINDOW_DAYS)
-    reply = ctx.call(finnhub_parse.company_news_request(symbol, first, last))
+    return Request(
+        finnhub_parse.company_news_request(symbol, first, last), context={"from": first, "to": last}
+    )
+
+
+def parse(body: Any, item: Item) -> Parsed:
     rows: list[Row] = [
         {
-            "symbol": symbol,
-            "source": item["source"],
-            "url": item["url"],
-            "title": item["headline"],
-            "description": item["summary"],
+            "symbol": item.name,
+            "source": news["source"],
+            "url": news["url"],
+            "title": news["headline"],
+            "description": news["summary"],
             # The backend shows `content` when `description` is empty; Finnhub has only a summary.
-            "content": item["summary"],
-            "published_at": item["published_at"],
+            "content": news["summary"],
+            "published_at": news["published_at"],
         }
-        for item in finnhub_parse.parse_company_news(json_or_none(reply))
+        for news in finnhub_parse.parse_company_news(body)
     ]
-    return ItemResult(rows, state={"from": first.isoformat(), "to": last.isoformat(), "articles": len(rows)})
+    window = {"from": item.context["from"].isoformat(), "to": item.context["to"].isoformat()}
+    return Parsed(rows=rows, state={**window, "articles": len(rows)})
 
 
 DATASET = DatasetSpec(
@@ -47,7 +53,7 @@ DATASET = DatasetSpec(
     providers=("finnhub",),
     description="Finnhub company news of the last 7 days per S&P 500 symbol, swept twice a day",
     key=("symbol", "url"),
-    fetch={"finnhub": fetch},
+    pipeline={"finnhub": Pipe(request, parse)},
     items=sp500_symbols,
     touch="fetched_at",
     refresh_after=timedelta(hours=11),

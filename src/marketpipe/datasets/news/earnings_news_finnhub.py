@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
-from marketpipe.datasets.news._common import json_or_none
-from marketpipe.engine.registry import DatasetSpec, ItemResult, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import finnhub_parse
 
 LOOKAHEAD_DAYS = 14
@@ -33,11 +34,17 @@ def upcoming_reports(ctx: RunContext) -> Sequence[str]:
     return items[:limit] if limit else items
 
 
-def fetch(ctx: RunContext, item: str) -> ItemResult:
+def request(ctx: RunContext, item: str) -> ApiRequest:
     symbol, _, day = item.partition(":")
     report_date = date.fromisoformat(day)
-    first = report_date - timedelta(days=LOOKBACK_DAYS)
-    reply = ctx.call(finnhub_parse.company_news_request(symbol, first, report_date))
+    return finnhub_parse.company_news_request(
+        symbol, report_date - timedelta(days=LOOKBACK_DAYS), report_date
+    )
+
+
+def parse(body: Any, item: Item) -> Parsed:
+    symbol, _, day = item.name.partition(":")
+    report_date = date.fromisoformat(day)
     rows: list[Row] = [
         {
             "symbol": symbol,
@@ -52,10 +59,10 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
             "url": news["url"],
             "published_at": news["published_at"],
         }
-        for news in finnhub_parse.parse_company_news(json_or_none(reply))
+        for news in finnhub_parse.parse_company_news(body)
         if news["published_at"] is not None
     ]
-    return ItemResult(rows, state={"articles": len(rows)})
+    return Parsed(rows=rows, state={"articles": len(rows)})
 
 
 DATASET = DatasetSpec(
@@ -66,7 +73,7 @@ DATASET = DatasetSpec(
     providers=("finnhub",),
     description="Finnhub company news of the 14 days before each earnings report due in the next 14 days",
     key=("symbol", "report_date", "url"),
-    fetch={"finnhub": fetch},
+    pipeline={"finnhub": Pipe(request, parse)},
     items=upcoming_reports,
     touch="fetched_at",
     refresh_after=timedelta(hours=20),

@@ -1,25 +1,31 @@
-"""NewsAPI headlines and keyword searches for the run's logical day (plan: ``plans/newsapi.yaml``).
+"""NewsAPI headlines and keyword searches for the run's data interval (plan: ``plans/newsapi.yaml``).
 
 One item per planned query (``headlines:<category>``, ``everything:<keyword>``, ``sources``), so a
-run stopped by the 50-per-12-hours budget resumes at the first unfinished query. Every article kept
-was published on the logical day (UTC): ``/everything`` is asked for exactly that day, and the
-undated ``/top-headlines`` replies are filtered to it. Scheduled late in the day so the day's window
-is nearly complete when it runs. The seed's invalid ``politics`` category is gone.
+run stopped by the 50-per-12-hours budget resumes at the first unfinished query. The seed's invalid
+``politics`` category is gone.
+
+The Developer (free) plan serves ``/everything`` articles with a **24-hour delay**: a keyword query
+for day D sent at 23:50 on D finds nothing of D. So ``/everything`` asks for the run's data interval
+shifted back by the plan's delay (``delay_hours`` in the plan, default 24 = the free plan; set
+``MARKETPIPE_NEWSAPI_DELAY_HOURS=0`` on a paid plan): daily runs tile time without gaps, each reading
+the 24 hours that just became visible. ``/top-headlines`` is not delayed; its undated replies are
+filtered to the run's own interval.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, RunContext
 from marketpipe.http.errors import ConfigurationError
-from marketpipe.http.types import ApiRequest
 from marketpipe.providers import newsapi_parse
 
 
@@ -36,10 +42,14 @@ class SourcesPlan(BaseModel):
     ids: list[str] = Field(max_length=20)
 
 
+#: The environment variable that overrides the plan's ``delay_hours`` (a paid plan: 0).
+DELAY_ENV = "MARKETPIPE_NEWSAPI_DELAY_HOURS"
+
+
 class NewsApiPlan(BaseModel):
-    #: The day collected = logical date minus this many days (0: the logical day itself). A knob for
-    #: the Developer plan's reported 24-hour delay, should the logical day come back empty.
-    window_day_offset: int = Field(default=0, ge=0, le=29)
+    #: How far behind real time ``/everything`` serves articles on the key's plan: 24 hours on the
+    #: Developer (free) plan (newsapi.org/pricing), 0 on the paid plans.
+    delay_hours: int = Field(default=24, ge=0, le=24 * 29)
     headlines: HeadlinesPlan
     everything: EverythingPlan
     sources: SourcesPlan
@@ -69,27 +79,50 @@ def planned_queries(ctx: RunContext) -> Sequence[str]:
     return newsapi_plan().items()
 
 
-def window_day(ctx: RunContext) -> date:
-    """The UTC day whose articles this run collects."""
-    return ctx.logical_date - timedelta(days=newsapi_plan().window_day_offset)
+def delay() -> timedelta:
+    """The plan's ``/everything`` delay (``MARKETPIPE_NEWSAPI_DELAY_HOURS`` overrides the plan)."""
+    raw = os.environ.get(DELAY_ENV)
+    if raw is None or not raw.strip():
+        return timedelta(hours=newsapi_plan().delay_hours)
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{DELAY_ENV}={raw!r} is not a number of hours") from None
+    if not 0 <= hours <= 24 * 29:
+        raise ConfigurationError(f"{DELAY_ENV}={raw!r} is outside 0..696 hours")
+    return timedelta(hours=hours)
 
 
-def request_for(item: str, ctx: RunContext) -> ApiRequest:
+def everything_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The interval ``/everything`` can serve for a run of [start, end): shifted back by the delay."""
+    shift = delay()
+    return start - shift, end - shift
+
+
+def request_for(ctx: RunContext, item: str) -> Request:
     plan = newsapi_plan()
     kind, _, value = item.partition(":")
+    start, end = ctx.data_interval_start, ctx.data_interval_end
     if kind == "headlines":
-        return newsapi_parse.headlines_request(category=value)
-    if kind == "everything":
-        return newsapi_parse.everything_request(value, window_day(ctx), plan.everything.sort_by)
-    if kind == "sources":
-        return newsapi_parse.headlines_request(sources=plan.sources.ids)
-    raise ConfigurationError(f"market_news: unknown plan item {item!r}")
+        api = newsapi_parse.headlines_request(category=value)
+    elif kind == "everything":
+        start, end = everything_window(start, end)
+        api = newsapi_parse.everything_request(value, start, end, plan.everything.sort_by)
+    elif kind == "sources":
+        api = newsapi_parse.headlines_request(sources=plan.sources.ids)
+    else:
+        raise ConfigurationError(f"market_news: unknown plan item {item!r}")
+    return Request(api, context={"from": start, "to": end})
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    reply = ctx.call(request_for(item, ctx))
-    day = window_day(ctx)
-    return [row for row in newsapi_parse.parse_articles(reply.json()) if row["published_at"].date() == day]
+def parse(body: Any, item: Item) -> Parsed:
+    """Articles published inside the window the request asked for (pure)."""
+    first, last = item.context["from"], item.context["to"]
+    parsed = Parsed()
+    for row in newsapi_parse.parse_articles(body):
+        if first <= row["published_at"] < last:
+            parsed.rows.append(row)
+    return parsed
 
 
 DATASET = DatasetSpec(
@@ -98,9 +131,9 @@ DATASET = DatasetSpec(
     group="news",
     schedule="50 23 * * *",
     providers=("newsapi",),
-    description="NewsAPI US headlines, keyword searches and wire sources published on the logical day",
+    description="NewsAPI US headlines, keyword searches and wire sources of the run's interval (searches 24 h behind)",
     key=("source", "url"),
-    fetch={"newsapi": fetch},
+    pipeline={"newsapi": Pipe(request_for, parse)},
     items=planned_queries,
     touch="fetched_at",
     refresh_after=timedelta(hours=20),

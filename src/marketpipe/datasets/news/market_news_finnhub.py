@@ -9,9 +9,9 @@ old cursor, so nothing is skipped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from marketpipe.datasets.news._common import json_or_none
-from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, RunContext
 from marketpipe.providers import finnhub_parse
 
 
@@ -27,16 +27,20 @@ def _cursor(ctx: RunContext, category: str) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def fetch(ctx: RunContext, category: str) -> ItemResult:
+def request(ctx: RunContext, category: str) -> Request:
     min_id = _cursor(ctx, category)
-    reply = ctx.call(finnhub_parse.market_news_request(category, min_id))
+    return Request(finnhub_parse.market_news_request(category, min_id), context={"min_id": min_id})
+
+
+def parse(body: Any, item: Item) -> Parsed:
+    min_id = item.context["min_id"]
     rows = [
         row
-        for row in finnhub_parse.parse_market_news(json_or_none(reply), category)
+        for row in finnhub_parse.parse_market_news(body, item.name)
         if row["news_id"] > min_id  # defensive: the cursor must never move backwards
     ]
     newest = max((row["news_id"] for row in rows), default=min_id)
-    return ItemResult(rows, state={"min_id": newest})
+    return Parsed(rows=rows, state={"min_id": newest})
 
 
 DATASET = DatasetSpec(
@@ -47,7 +51,7 @@ DATASET = DatasetSpec(
     providers=("finnhub",),
     description="Finnhub market news (general, forex, crypto, merger), only items newer than the cursor",
     key=("category", "news_id"),
-    fetch={"finnhub": fetch},
+    pipeline={"finnhub": Pipe(request, parse)},
     items=categories,
     touch="fetched_at",
 )

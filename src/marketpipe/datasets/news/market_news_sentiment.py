@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.engine.plans import news_weekday_plan
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Request, Row, RunContext
 from marketpipe.http.errors import ConfigurationError
 from marketpipe.providers import alpha_vantage, alpha_vantage_parse
 
@@ -26,16 +27,22 @@ def todays_queries(ctx: RunContext) -> Sequence[str]:
     return [query.label for query in news_weekday_plan().queries_for(ctx.logical_date)]
 
 
-def fetch(ctx: RunContext, label: str) -> list[Row]:
+def request(ctx: RunContext, label: str) -> Request:
     queries = {q.label: q for q in news_weekday_plan().queries_for(ctx.logical_date)}
     query = queries.get(label)
     if query is None:
         raise ConfigurationError(f"market_news_sentiment: {label!r} is not in today's plan")
     params = {**query.params, "limit": LIMIT}
-    reply = ctx.call(alpha_vantage.request("NEWS_SENTIMENT", label=f"AV NEWS_SENTIMENT {label}", **params))
+    return Request(
+        alpha_vantage.request("NEWS_SENTIMENT", label=f"AV NEWS_SENTIMENT {label}", **params),
+        context={"query_params": query.param_string},
+    )
+
+
+def parse(body: Any, item: Item) -> list[Row]:
     return [
-        {**row, "query_type": label, "query_params": query.param_string}
-        for row in alpha_vantage_parse.parse_news_sentiment(reply.json())
+        {**row, "query_type": item.name, "query_params": item.context["query_params"]}
+        for row in alpha_vantage_parse.parse_news_sentiment(body)
     ]
 
 
@@ -47,7 +54,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Alpha Vantage news with sentiment per ticker/topic, 25 weekday-planned queries, one batch per run",
     key=("batch_id", "url"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     items=todays_queries,
     # An article found by several queries of one batch keeps the label of the first that found it.
     merge="nothing",

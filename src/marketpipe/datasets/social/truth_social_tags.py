@@ -4,14 +4,19 @@ of use counts, their weekly average and the day-over-day growth (the seed stored
 
 from __future__ import annotations
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from typing import Any
+
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import truth_social_parse
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    return truth_social_parse.parse_tags(
-        ctx.call(truth_social_parse.trends_request()).json(), ctx.logical_date
-    )
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return truth_social_parse.trends_request()
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return truth_social_parse.parse_tags(body, item.logical_date)
 
 
 DATASET = DatasetSpec(
@@ -22,6 +27,6 @@ DATASET = DatasetSpec(
     providers=("truth_social",),
     description="Trending Truth Social tags with 7 days of use counts, one row per tag per day",
     key=("name", "collected_date"),
-    fetch={"truth_social": fetch},
+    pipeline={"truth_social": Pipe(request, parse)},
     touch="updated_at",
 )

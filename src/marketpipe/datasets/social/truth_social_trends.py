@@ -6,14 +6,19 @@ latest rank and counts); ``updated_at`` moves only when something changed.
 
 from __future__ import annotations
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from typing import Any
+
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import truth_social_parse
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    return truth_social_parse.parse_trending_truths(
-        ctx.call(truth_social_parse.trending_truths_request()).json()
-    )
+def request(ctx: RunContext, item: str) -> ApiRequest:
+    return truth_social_parse.trending_truths_request()
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return truth_social_parse.parse_trending_truths(body)
 
 
 DATASET = DatasetSpec(
@@ -24,6 +29,6 @@ DATASET = DatasetSpec(
     providers=("truth_social",),
     description="The 20 trending Truth Social statuses with rank and favourites score",
     key=("id",),
-    fetch={"truth_social": fetch},
+    pipeline={"truth_social": Pipe(request, parse)},
     touch="updated_at",
 )

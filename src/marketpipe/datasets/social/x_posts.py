@@ -3,7 +3,9 @@
 Items are ``<schedule>:<username>`` for the accounts due on the logical date (by priority) that have
 not been collected for that date yet. Each account is served by its planned token (1-based index into
 ``MARKETPIPE_X_KEYS``; wrapped when fewer tokens are configured) and asks only for posts newer than the
-newest stored one (``since_id``; the first time, posts since the day before the logical date).
+newest stored one (``since_id``; the first time, posts since the day before the logical date), following
+``meta.next_token`` through every page of that window (resumable from the item state when the token's
+window runs out mid-way).
 
 The free tier allows one timeline call per token per 15 minutes, so a run (every 15 minutes) takes at
 most that many due accounts per token, highest priority first; the others follow in later runs. A 429
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from marketpipe.datasets.social._x_plan import all_accounts
 from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
@@ -23,6 +26,8 @@ from marketpipe.http.errors import CollectError, InvalidKeyError, QuotaExhausted
 from marketpipe.http.types import QuotaWindow
 from marketpipe.providers import x, x_parse
 
+#: Pages of one account's window read in one run at most (each is a timeline call of its token).
+MAX_PAGES_PER_RUN = 5
 #: How long an account X reported as not found (suspended, renamed) is left alone.
 NOT_FOUND_RETRY = timedelta(days=1)
 
@@ -119,23 +124,57 @@ def _since_id(ctx: RunContext, username: str) -> str | None:
     return rows[0][0] if rows and rows[0][0] else None
 
 
+def _paging(ctx: RunContext, item: str) -> dict[str, Any] | None:
+    """The unfinished window of the item's last run (its next page token and the window's bounds)."""
+    state = ctx.item_state(item)
+    paging = state.state.get("paging") if state is not None else None
+    return paging if isinstance(paging, dict) and paging.get("next_token") else None
+
+
 def fetch(ctx: RunContext, item: str) -> ItemResult:
+    """Every post of the account's window, page by page (``meta.next_token`` → ``pagination_token``).
+
+    Each page is one timeline call of the account's token. When the token's window has no call left
+    for the next page, the pages read so far are stored and the next page token is kept in the item's
+    state (the item stays due); the next run resumes the same window from there, so no post between
+    ``since_id`` and the newest one is ever skipped."""
     _, schedule, account = all_accounts()[item]
     user_id = _user_id(ctx, account.username)
-    since_id = _since_id(ctx, account.username)
-    first_time = datetime.combine(ctx.logical_date - timedelta(days=1), time(0), tzinfo=UTC)
-    request = x_parse.timeline_request(
-        user_id, since_id=since_id, start_time=None if since_id else first_time
-    )
     token = token_of(account.token, max(1, len(ctx.settings.keys("x"))))
-    try:
-        reply = ctx.call(request, key_index=token)
-    except QuotaExhausted as exc:
-        raise TokenSpent(f"x token {token} for {account.username}: {exc}") from None
-    except InvalidKeyError as exc:
-        # Only this token's accounts are affected; the other tokens' accounts go on.
-        raise TokenRefused(f"x token {token} for {account.username}: {exc}") from None
-    rows, newest = x_parse.parse_timeline(reply.json(), user_id)
+    resume = _paging(ctx, item)
+    if resume is not None:
+        since_id = resume.get("since_id")
+        start_time = datetime.fromisoformat(resume["start_time"]) if resume.get("start_time") else None
+        page_token: str | None = resume["next_token"]
+        newest: str | None = resume.get("newest_id")
+    else:
+        since_id = _since_id(ctx, account.username)
+        first_time = datetime.combine(ctx.logical_date - timedelta(days=1), time(0), tzinfo=UTC)
+        start_time = None if since_id else first_time
+        page_token, newest = None, None
+    rows: list[dict[str, Any]] = []
+    pages = 0
+    while True:
+        request = x_parse.timeline_request(
+            user_id, since_id=since_id, start_time=start_time, pagination_token=page_token
+        )
+        try:
+            reply = ctx.call(request, key_index=token)
+        except QuotaExhausted as exc:
+            if pages == 0:
+                raise TokenSpent(f"x token {token} for {account.username}: {exc}") from None
+            break  # keep what was read; the next run continues from page_token
+        except InvalidKeyError as exc:
+            # Only this token's accounts are affected; the other tokens' accounts go on.
+            raise TokenRefused(f"x token {token} for {account.username}: {exc}") from None
+        body = reply.json()
+        page_rows, page_newest = x_parse.parse_timeline(body, user_id)
+        rows.extend(page_rows)
+        newest = newest or page_newest  # the first page of a window holds its newest post
+        pages += 1
+        page_token = x_parse.next_token(body)
+        if page_token is None or pages >= MAX_PAGES_PER_RUN:
+            break
     stamped = [
         {
             **row,
@@ -145,15 +184,17 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
         }
         for row in rows
     ]
-    return ItemResult(
-        stamped,
-        state={
-            "day": ctx.logical_date.isoformat(),
-            "since_id": newest or since_id,
-            "token": token,
-            "posts": len(rows),
-        },
-    )
+    state: dict[str, Any] = {"token": token, "posts": len(rows), "pages": pages}
+    if page_token is None:
+        state.update({"day": ctx.logical_date.isoformat(), "since_id": newest or since_id})
+    else:
+        state["paging"] = {
+            "next_token": page_token,
+            "since_id": since_id,
+            "start_time": start_time.isoformat() if start_time else None,
+            "newest_id": newest,
+        }
+    return ItemResult(stamped, state=state)
 
 
 DATASET = DatasetSpec(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from marketpipe.datasets.social._x_plan import category_of, planned_usernames
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
+from marketpipe.http.types import ApiRequest
 from marketpipe.providers import x_parse
 
 NOT_FOUND_RETRY = timedelta(days=7)
@@ -36,9 +38,12 @@ def missing_accounts(ctx: RunContext) -> Sequence[str]:
     return missing
 
 
-def fetch(ctx: RunContext, username: str) -> list[Row]:
-    user = x_parse.parse_user(ctx.call(x_parse.user_lookup_request(username)).json())
-    return [{**user, "category": category_of(username)}]
+def request(ctx: RunContext, username: str) -> ApiRequest:
+    return x_parse.user_lookup_request(username)
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    return [{**x_parse.parse_user(body), "category": category_of(item.name)}]
 
 
 DATASET = DatasetSpec(
@@ -49,6 +54,6 @@ DATASET = DatasetSpec(
     providers=("x",),
     description="X user ids of the planned accounts, one lookup per account not yet known",
     key=("username",),
-    fetch={"x": fetch},
+    pipeline={"x": Pipe(request, parse)},
     items=missing_accounts,
 )

@@ -8,11 +8,12 @@ A page with far fewer rows than the current universe is refused rather than trus
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 
 from marketpipe.db import MergeResult
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Request, Row, RunContext
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.providers import fmp, sp500_list
 
@@ -20,21 +21,31 @@ from marketpipe.providers import fmp, sp500_list
 MIN_SHARE_OF_CURRENT = 0.8
 
 
-def _checked(ctx: RunContext, provider: str, rows: list[Row]) -> list[Row]:
-    current = ctx.query("SELECT count(*) FROM sp500_companies WHERE is_current")[0][0]
+def _current(ctx: RunContext, item: str) -> dict[str, Any]:
+    return {"current": ctx.query("SELECT count(*) FROM sp500_companies WHERE is_current")[0][0]}
+
+
+def _checked(item: Item, provider: str, rows: list[Row]) -> list[Row]:
+    current = item.context.get("current") or 0
     if current and len(rows) < MIN_SHARE_OF_CURRENT * current:
         raise MalformedResponse(provider, f"only {len(rows)} constituents listed, {current} are current")
     return [{**row, "is_current": True, "removed_at": None} for row in rows]
 
 
-def fetch_page(ctx: RunContext, item: str) -> list[Row]:
-    reply = ctx.call(sp500_list.page_request())
-    return _checked(ctx, sp500_list.NAME, sp500_list.parse_constituents_html(reply.text))
+def request_page(ctx: RunContext, item: str) -> Request:
+    return Request(sp500_list.page_request(), context=_current(ctx, item))
 
 
-def fetch_fmp(ctx: RunContext, item: str) -> list[Row]:
-    reply = ctx.call(fmp.sp500_constituents_request())
-    return _checked(ctx, fmp.NAME, fmp.parse_sp500_constituents(reply.json()))
+def parse_page(html: str, item: Item) -> list[Row]:
+    return _checked(item, sp500_list.NAME, sp500_list.parse_constituents_html(html))
+
+
+def request_fmp(ctx: RunContext, item: str) -> Request:
+    return Request(fmp.sp500_constituents_request(), context=_current(ctx, item))
+
+
+def parse_fmp(body: Any, item: Item) -> list[Row]:
+    return _checked(item, fmp.NAME, fmp.parse_sp500_constituents(body))
 
 
 def mark_removed(
@@ -58,7 +69,7 @@ DATASET = DatasetSpec(
     providers=("sp500_list", "fmp"),
     description="S&P 500 constituents (symbol, GICS sector, HQ, CIK...), leavers marked not current",
     key=("symbol",),
-    fetch={"sp500_list": fetch_page, "fmp": fetch_fmp},
+    pipeline={"sp500_list": Pipe(request_page, parse_page), "fmp": Pipe(request_fmp, parse_fmp)},
     touch="updated_at",
     refresh_after=timedelta(days=6),
     after_merge=mark_removed,

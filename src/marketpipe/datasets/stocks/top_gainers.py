@@ -9,16 +9,25 @@ run); ``change_percentage`` is numeric. Inserting a batch fires the ``top_gainer
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from marketpipe.engine.registry import DatasetSpec, Row, RunContext
+from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Request, Row, RunContext
 from marketpipe.providers import alpha_vantage
 
 
-def fetch(ctx: RunContext, item: str) -> list[Row]:
-    reply = ctx.call(alpha_vantage.request("TOP_GAINERS_LOSERS", label="AV TOP_GAINERS_LOSERS"))
-    rows = alpha_vantage.parse_top_gainers(reply.json())
+def request(ctx: RunContext, item: str) -> Request:
     latest = ctx.query("SELECT last_updated FROM top_gainers ORDER BY batch_id DESC LIMIT 1")
-    if rows and latest and latest[0][0] is not None and latest[0][0] == rows[0]["last_updated"]:
+    stored = latest[0][0] if latest else None
+    return Request(
+        alpha_vantage.request("TOP_GAINERS_LOSERS", label="AV TOP_GAINERS_LOSERS"),
+        context={"stored_last_updated": stored},
+    )
+
+
+def parse(body: Any, item: Item) -> list[Row]:
+    rows = alpha_vantage.parse_top_gainers(body)
+    stored = item.context.get("stored_last_updated")
+    if rows and stored is not None and stored == rows[0]["last_updated"]:
         return []  # the market has not moved since the stored batch
     return rows
 
@@ -32,7 +41,7 @@ DATASET = DatasetSpec(
     providers=("alpha_vantage",),
     description="Top gainers, losers and most active US tickers, one batch per market update",
     key=("batch_id", "symbol", "category"),
-    fetch={"alpha_vantage": fetch},
+    pipeline={"alpha_vantage": Pipe(request, parse)},
     merge="nothing",
     refresh_after=timedelta(hours=12),
     batch_sequence="top_gainers_batch_id_seq",

@@ -46,10 +46,13 @@ DAILY_LIMIT = (
     "to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate "
     "limits."
 )
+#: The burst refusal exactly as Alpha Vantage sends it (captured from the live API, quoted in issue 10):
+#: it mentions "25 requests per day" although it is a ~1 s throttle, not the daily quota.
 BURST_LIMIT = (
     "Thank you for using Alpha Vantage! Please consider spreading out your free API requests more sparingly "
-    "(1 request per second). Burst pattern detected: 5 requests per second allowed. You may subscribe to any "
-    "of the premium plans at https://www.alphavantage.co/premium/ to lift the free key rate limit."
+    "(1 request per second). You may subscribe to any of the premium plans at "
+    "https://www.alphavantage.co/premium/ to lift the free key rate limit (25 requests per day), raise the "
+    "per-second burst limit, and instantly unlock all premium endpoints"
 )
 LEGACY_NOTE = (
     "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 calls "

@@ -141,6 +141,10 @@ def _page_payload(articles: list[Article], page: int, page_size: int) -> dict[st
     }
 
 
+#: How far behind real time /everything serves articles on the Developer plan.
+DEVELOPER_DELAY = timedelta(hours=24)
+
+
 def everything_payload(call: Call, params: Any) -> dict[str, Any]:
     """The ``/everything`` reply (raises :class:`_Refusal` for the documented error cases)."""
     query = _query(params, "q")
@@ -175,6 +179,9 @@ def everything_payload(call: Call, params: Any) -> dict[str, Any]:
             "need to upgrade to a paid plan.",
         )
     first = first or datetime.combine(earliest_day, time.min, tzinfo=UTC)
+    # The Developer (free) plan serves /everything 24 hours late (newsapi.org/pricing: "Articles
+    # available with 24 hour delay"); nothing newer than now − 24 h is searchable.
+    last = min(last, now - DEVELOPER_DELAY)
     language = params.get("language")
     if language and language not in newsapi_data.LANGUAGES:
         raise _Refusal(400, "parameterInvalid", f"The language parameter is invalid: {language}.")
