@@ -53,7 +53,9 @@ def test_demo_collects_streams_reports_and_stops_everything(service_tmp_dir: Pat
     assert not any((data_dir / "run").glob("*.json"))
 
 
-def test_the_demo_names_a_configured_postgres_instead_of_calling_it_embedded(pg_dsn: str, tmp_path: Path) -> None:
+def test_the_demo_names_a_configured_postgres_instead_of_calling_it_embedded(
+    pg_dsn: str, tmp_path: Path
+) -> None:
     from pydantic import SecretStr
 
     from marketpipe.config import Settings

@@ -119,7 +119,9 @@ def test_the_contract_copy_lists_the_backend_tables() -> None:
 
 
 @pytest.mark.parametrize("table", sorted(CONTRACT_TABLES))
-def test_every_column_the_backend_reads_arrives_as_its_declared_python_type(filled: Filled, table: str) -> None:
+def test_every_column_the_backend_reads_arrives_as_its_declared_python_type(
+    filled: Filled, table: str
+) -> None:
     columns = CONTRACT_TABLES[table]
     problems: list[str] = []
     with psycopg.connect(filled.dsn) as conn:
@@ -146,7 +148,13 @@ def test_every_column_the_backend_reads_arrives_as_its_declared_python_type(fill
         ).fetchall()
         for index, column in enumerate(present):
             python, _ = expected_for(columns[column])
-            wrong = sorted({type(r[index]).__name__ for r in sample if r[index] is not None and not _is(r[index], python)})
+            wrong = sorted(
+                {
+                    type(r[index]).__name__
+                    for r in sample
+                    if r[index] is not None and not _is(r[index], python)
+                }
+            )
             if wrong:
                 problems.append(f"{column}: values arrive as {wrong}, the backend reads {columns[column]}")
         for column in SEED_NEVER_NULL[table]:

@@ -106,12 +106,19 @@ def test_a_migration_numbered_below_the_highest_applied_is_refused(
     db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     late = Migration("0011_late_data_fix.sql", "CREATE TABLE late_fix (x int);")
-    monkeypatch.setattr("marketpipe.db.migrator.available_migrations", lambda: sorted([*available_migrations(), late], key=lambda m: m.name))
+    monkeypatch.setattr(
+        "marketpipe.db.migrator.available_migrations",
+        lambda: sorted([*available_migrations(), late], key=lambda m: m.name),
+    )
     highest = available_migrations()[-1].name
-    with pytest.raises(MigrationError, match=r"0011_late_data_fix\.sql .*below .*" + highest.replace(".", r"\.")):
+    with pytest.raises(
+        MigrationError, match=r"0011_late_data_fix\.sql .*below .*" + highest.replace(".", r"\.")
+    ):
         migrate(db)
     assert db.execute("SELECT to_regclass('late_fix')").fetchone() == (None,)
-    assert db.execute("SELECT count(*) FROM schema_migrations WHERE name = %s", (late.name,)).fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM schema_migrations WHERE name = %s", (late.name,)).fetchone() == (
+        0,
+    )
 
 
 def test_a_new_migration_above_the_highest_applied_is_applied(
@@ -119,7 +126,9 @@ def test_a_new_migration_above_the_highest_applied_is_applied(
 ) -> None:
     number = int(available_migrations()[-1].name[:4]) + 1
     later = Migration(f"{number:04d}_later.sql", "CREATE TABLE later_one (x int);")
-    monkeypatch.setattr("marketpipe.db.migrator.available_migrations", lambda: [*available_migrations(), later])
+    monkeypatch.setattr(
+        "marketpipe.db.migrator.available_migrations", lambda: [*available_migrations(), later]
+    )
     assert migrate(db) == [later.name]
     assert db.execute("SELECT to_regclass('later_one')::text").fetchone() == ("later_one",)
 
@@ -128,11 +137,18 @@ def test_two_migrations_with_one_number_are_refused(
     db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     number = int(available_migrations()[-1].name[:4]) + 1
-    twins = [Migration(f"{number:04d}_mine.sql", "SELECT 1;"), Migration(f"{number:04d}_yours.sql", "SELECT 2;")]
-    monkeypatch.setattr("marketpipe.db.migrator.available_migrations", lambda: [*available_migrations(), *twins])
+    twins = [
+        Migration(f"{number:04d}_mine.sql", "SELECT 1;"),
+        Migration(f"{number:04d}_yours.sql", "SELECT 2;"),
+    ]
+    monkeypatch.setattr(
+        "marketpipe.db.migrator.available_migrations", lambda: [*available_migrations(), *twins]
+    )
     with pytest.raises(MigrationError, match=f"{number:04d}_mine.sql and {number:04d}_yours.sql share"):
         migrate(db)
-    assert db.execute("SELECT count(*) FROM schema_migrations WHERE name LIKE %s", (f"{number:04d}%",)).fetchone() == (0,)
+    assert db.execute(
+        "SELECT count(*) FROM schema_migrations WHERE name LIKE %s", (f"{number:04d}%",)
+    ).fetchone() == (0,)
 
 
 def test_up_to_must_name_a_migration_number(db: psycopg.Connection) -> None:

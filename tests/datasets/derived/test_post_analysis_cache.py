@@ -42,7 +42,9 @@ def _candle(db: psycopg.Connection, symbol: str, at: datetime, close: float, vol
 
 def _fill(db: psycopg.Connection) -> None:
     db.execute("INSERT INTO sp500_companies (symbol, company_name) VALUES ('AAPL', 'Apple Inc.')")
-    db.execute("INSERT INTO market_code_bithumb (market_code, korean_name, english_name) VALUES ('KRW-BTC', '비트코인', 'Bitcoin')")
+    db.execute(
+        "INSERT INTO market_code_bithumb (market_code, korean_name, english_name) VALUES ('KRW-BTC', '비트코인', 'Bitcoin')"
+    )
     db.execute(
         "INSERT INTO x_posts (tweet_id, author_id, text, created_at, source_account, username)"
         " VALUES ('t1', 'a1', 'The new iPhone and $BTC, nothing else', %s, 'someone', 'someone')",
@@ -89,22 +91,45 @@ def test_a_post_gets_its_assets_market_and_changes_then_becomes_complete(setting
     assert set(market) == {"AAPL", "BTC"}
     assert market["AAPL"]["data_source"] == "sp500_websocket_trades"
     assert market["BTC"]["data_source"] == "bithumb_ticker"
-    assert [p["close"] for p in market["AAPL"]["price_timeline"]] == [98.0, 100.0, 101.0, 102.0, 99.0, 108.0, 112.0]
-    assert prices["AAPL"] == {"base_price": 100.0, "1h_change": 2.0, "12h_change": -1.0, "next_day_change": 10.0}
+    assert [p["close"] for p in market["AAPL"]["price_timeline"]] == [
+        98.0,
+        100.0,
+        101.0,
+        102.0,
+        99.0,
+        108.0,
+        112.0,
+    ]
+    assert prices["AAPL"] == {
+        "base_price": 100.0,
+        "1h_change": 2.0,
+        "12h_change": -1.0,
+        "next_day_change": 10.0,
+    }
     # (the minute nearest +1 h is the post's own, within the 2 h tolerance; nothing near +12 h)
     assert prices["BTC"] == {"base_price": 50_000_000.0, "1h_change": 0.0, "24h_change": 2.0}
-    assert volumes["AAPL"] == {"total_volume_before_1h": 50.0, "total_volume_after_1h": 40.0, "volume_change_pct_1h": -20.0}
-    keywords = db.execute("SELECT keyword, keyword_position FROM post_keywords WHERE post_id = 't1'").fetchall()
+    assert volumes["AAPL"] == {
+        "total_volume_before_1h": 50.0,
+        "total_volume_after_1h": 40.0,
+        "volume_change_pct_1h": -20.0,
+    }
+    keywords = db.execute(
+        "SELECT keyword, keyword_position FROM post_keywords WHERE post_id = 't1'"
+    ).fetchall()
     assert sorted(keywords) == [("$btc", 4), ("iphone", 2)]
     # The lunch post names nothing and its author has no default assets: an empty, complete analysis.
-    lunch = db.execute("SELECT affected_assets, market_data, analysis_status FROM post_analysis_cache WHERE post_id = 'p1'").fetchone()
+    lunch = db.execute(
+        "SELECT affected_assets, market_data, analysis_status FROM post_analysis_cache WHERE post_id = 'p1'"
+    ).fetchone()
     assert lunch == ([], {}, "complete")
     db.commit()
 
     # Two days after the post the analysis is final; the complete one is not looked at again.
     second = _run(settings, POST + timedelta(days=2, hours=1))
     assert (second.rows_inserted, second.rows_updated) == (0, 1)
-    assert db.execute("SELECT analysis_status FROM post_analysis_cache WHERE post_id = 't1'").fetchone() == ("complete",)
+    assert db.execute("SELECT analysis_status FROM post_analysis_cache WHERE post_id = 't1'").fetchone() == (
+        "complete",
+    )
     third = _run(settings, POST + timedelta(days=3))
     assert (third.rows_inserted, third.rows_updated) == (0, 0)
     assert db.execute("SELECT count(*) FROM post_keywords").fetchone() == (2,)

@@ -121,7 +121,9 @@ def keyword_hits(text: str | None) -> list[tuple[str, int, str]]:
     return hits
 
 
-def affected_assets(author: str, text: str | None, outlier: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def affected_assets(
+    author: str, text: str | None, outlier: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The backend's ``affected_assets``: one dict per symbol, best priority first, at most five."""
     chosen: dict[str, dict[str, Any]] = {}
     for keyword, position, symbol in keyword_hits(text):
@@ -279,7 +281,10 @@ def volume_analysis(timeline: Sequence[dict[str, Any]], at: datetime) -> dict[st
             before += point["volume"]
         elif at <= moment < at + timedelta(hours=1):
             after += point["volume"]
-    out: dict[str, Any] = {"total_volume_before_1h": round(before, 2), "total_volume_after_1h": round(after, 2)}
+    out: dict[str, Any] = {
+        "total_volume_before_1h": round(before, 2),
+        "total_volume_after_1h": round(after, 2),
+    }
     if before > 0:
         out["volume_change_pct_1h"] = round((after - before) / before * 100, 2)
     return out
