@@ -230,7 +230,7 @@ def run_seed_style(svc: Services, topic: str, n: int, *, async_commit: bool) -> 
             continue
         data = orjson.loads(msg.value())
         conn.execute(
-            "INSERT INTO sp500_websocket_trades (symbol, price, volume, timestamp_ms, seq, trade_conditions, "
+            "INSERT INTO sp500_websocket_trades (symbol, price, volume_exact, timestamp_ms, seq, trade_conditions, "
             "pod_index, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (data["symbol"], data["price"], data["volume"], data["timestamp_ms"], data.get("seq", 0),
              data.get("conditions"), data.get("shard"), "finnhub_sp500_websocket"),

@@ -51,3 +51,21 @@ def test_demo_collects_streams_reports_and_stops_everything(service_tmp_dir: Pat
     # Everything it started is stopped again.
     assert "services stopped" in output
     assert not any((data_dir / "run").glob("*.json"))
+
+
+def test_the_demo_names_a_configured_postgres_instead_of_calling_it_embedded(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    from marketpipe.config import Settings
+    from marketpipe.demo import service_label
+    from marketpipe.runtime import PostgresService
+
+    external = pg_dsn.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@")
+    configured = Settings(_env_file=None, data_dir=tmp_path, database_url=SecretStr(external))  # type: ignore[call-arg]
+    service = PostgresService(configured)
+    label = service_label(service, service.start())
+    assert label.startswith("external ") and "s3cret-pw" not in label and "postgres:***@" in label
+    embedded = PostgresService(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    assert service_label(embedded, "postgresql://postgres@/x?host=/tmp/s") == "embedded"

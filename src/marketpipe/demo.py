@@ -30,6 +30,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from marketpipe.config import PROVIDERS, Settings, get_settings
+from marketpipe.redaction import redact_url
+from marketpipe.runtime.base import LocalService
 
 # Wide enough for the summary tables even when the output is a pipe or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -66,6 +68,14 @@ def _pick_kafka(requested: str) -> str:
     return "apache" if shutil.which("java") and shutil.which("mvn") else "tansu"
 
 
+def service_label(service: LocalService, url: str) -> str:
+    """How the demo names a service it uses: the embedded PostgreSQL's socket URL is noise, a configured
+    server is shown (password hidden) so nobody mistakes it for a throw-away one."""
+    if service.configured_url() is not None:
+        return f"external {redact_url(url)}"
+    return "embedded" if service.name == "postgres" else redact_url(url)
+
+
 def _start_services(settings: Settings) -> list[str]:
     from marketpipe.db import connect, migrate
     from marketpipe.runtime import services
@@ -75,7 +85,7 @@ def _start_services(settings: Settings) -> list[str]:
         with console.status(f"starting {service.name}…"):
             url = service.start()
         started.append(service.name)
-        console.print(f"[green]✓[/] {service.name:9} {url if service.name != 'postgres' else 'embedded'}")
+        console.print(f"[green]✓[/] {service.name:9} {service_label(service, url)}")
     with connect(settings=settings) as conn:
         applied = migrate(conn)
     console.print(

@@ -62,10 +62,12 @@ def test_top_gainers_batch_is_numeric_and_announced_once(collect, db, settings, 
     assert result.calls == 1 and result.rows_inserted > 0
     batches = db.execute("SELECT DISTINCT batch_id FROM top_gainers").fetchall()
     assert len(batches) == 1
-    pct = db.execute(
-        "SELECT change_percentage FROM top_gainers WHERE category = 'top_gainers' ORDER BY rank_position LIMIT 1"
-    ).fetchone()[0]
+    pct, text = db.execute(
+        "SELECT change_percentage_value, change_percentage FROM top_gainers"
+        " WHERE category = 'top_gainers' ORDER BY rank_position LIMIT 1"
+    ).fetchone()
     assert isinstance(pct, Decimal) and pct > 0
+    assert text == f"{pct}%"  # the seed backend's string, as Alpha Vantage wrote it
     notices = list(listener.notifies(timeout=2.0, stop_after=1))
     assert json.loads(notices[0].payload)["batch_id"] == batches[0][0]
 

@@ -130,7 +130,8 @@ BACKEND_COLUMNS: dict[str, dict[str, str]] = {
         "symbol": "text",
         "price": "numeric",
         "change_amount": "numeric",
-        "change_percentage": "numeric",
+        "change_percentage": "text",
+        "change_percentage_value": "numeric",
         "volume": "int",
         "last_updated": "timestamptz",
     },
@@ -253,7 +254,8 @@ BACKEND_COLUMNS: dict[str, dict[str, str]] = {
         "id": "int",
         "symbol": "text",
         "price": "numeric",
-        "volume": "numeric",
+        "volume": "int",
+        "volume_exact": "numeric",
         "timestamp_ms": "int",
         "trade_conditions": "text[]",
         "pod_name": "text",
@@ -265,7 +267,8 @@ BACKEND_COLUMNS: dict[str, dict[str, str]] = {
         "id": "int",
         "symbol": "text",
         "price": "numeric",
-        "volume": "numeric",
+        "volume": "int",
+        "volume_exact": "numeric",
         "timestamp_ms": "int",
         "trade_conditions": "text[]",
         "pod_name": "text",
@@ -313,7 +316,8 @@ BACKEND_COLUMNS: dict[str, dict[str, str]] = {
         "id": "int",
         "symbol": "text",
         "price": "numeric",
-        "volume": "numeric",
+        "volume": "int",
+        "volume_exact": "numeric",
         "timestamp_ms": "int",
         "trade_conditions": "text",
         "created_at": "timestamptz",
@@ -337,7 +341,8 @@ BACKEND_COLUMNS: dict[str, dict[str, str]] = {
         "symbol": "text",
         "exchange_id": "text",
         "converted_last_usd": "numeric",
-        "converted_volume_usd": "numeric",
+        "converted_volume_usd": "int",
+        "converted_volume_usd_exact": "numeric",
         "timestamp": "timestamptz",
         "last_traded_at": "timestamptz",
         "created_at": "timestamptz",
@@ -525,13 +530,13 @@ def test_seed_tables_use_timestamptz_text_and_unbounded_numeric(schema: psycopg.
     assert (naive, bounded_text, bounded_numeric) == ([], [], [])
 
 
-def test_top_gainers_change_percentage_is_a_number(db: psycopg.Connection) -> None:
+def test_top_gainers_change_percentage_is_a_number_and_the_backend_string(db: psycopg.Connection) -> None:
     db.execute(
-        "INSERT INTO top_gainers (batch_id, symbol, category, change_percentage) "
+        "INSERT INTO top_gainers (batch_id, symbol, category, change_percentage_value) "
         "VALUES (1, 'ABC', 'top_losers', -12.3456)"
     )
-    value = db.execute("SELECT change_percentage FROM top_gainers").fetchone()
-    assert value == (Decimal("-12.3456"),)
+    value = db.execute("SELECT change_percentage_value, change_percentage FROM top_gainers").fetchone()
+    assert value == (Decimal("-12.3456"), "-12.3456%")
 
 
 def test_overview_batch_ids_come_from_a_sequence(db: psycopg.Connection) -> None:
@@ -554,7 +559,7 @@ def test_trades_in_the_same_millisecond_are_all_kept_and_replays_are_not(db: psy
         {
             "symbol": "AAPL",
             "price": Decimal("190.01"),
-            "volume": 10,
+            "volume_exact": 10,
             "timestamp_ms": 1_700_000_000_000,
             "seq": seq,
             "trade_conditions": ["1", "12"],
@@ -679,7 +684,7 @@ def _batch(batch_id: int) -> list[dict[str, object]]:
             "category": category,
             "rank_position": rank,
             "price": Decimal("10.5"),
-            "change_percentage": Decimal("12.3"),
+            "change_percentage_value": Decimal("12.3"),
             "volume": 1000,
             "last_updated": "2026-11-26T00:00:00+00:00",
         }

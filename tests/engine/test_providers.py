@@ -183,8 +183,8 @@ def test_top_gainers_change_percentage_is_numeric_and_time_is_eastern():
         }
     )  # fmt: skip
     assert [(r["category"], r["rank_position"]) for r in rows] == [("top_gainers", 1), ("top_losers", 1)]
-    assert rows[0]["change_percentage"] == Decimal("134.7826")
-    assert rows[1]["change_percentage"] == Decimal("-49.1187")
+    assert rows[0]["change_percentage_value"] == Decimal("134.7826")
+    assert rows[1]["change_percentage_value"] == Decimal("-49.1187")
     assert rows[0]["last_updated"].utcoffset().total_seconds() == -5 * 3600
 
 

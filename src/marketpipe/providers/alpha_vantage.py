@@ -297,7 +297,8 @@ def parse_last_updated(value: Any) -> datetime | None:
 
 
 def parse_top_gainers(body: Any) -> list[dict[str, Any]]:
-    """TOP_GAINERS_LOSERS → ``top_gainers`` rows (without batch_id); change % as a number."""
+    """TOP_GAINERS_LOSERS → ``top_gainers`` rows (without batch_id); change % as a number
+    (``change_percentage_value``; the table derives AV's "12.3%" string from it)."""
     if not isinstance(body, dict) or not any(isinstance(body.get(c), list) for c in TOP_GAINERS_CATEGORIES):
         raise MalformedResponse(NAME, "TOP_GAINERS_LOSERS: no gainers/losers lists")
     last_updated = parse_last_updated(body.get("last_updated"))
@@ -316,7 +317,7 @@ def parse_top_gainers(body: Any) -> list[dict[str, Any]]:
                     "rank_position": rank,
                     "price": to_decimal(entry.get("price")),
                     "change_amount": to_decimal(entry.get("change_amount")),
-                    "change_percentage": to_decimal(entry.get("change_percentage")),
+                    "change_percentage_value": to_decimal(entry.get("change_percentage")),
                     "volume": to_int(entry.get("volume")),
                 }
             )

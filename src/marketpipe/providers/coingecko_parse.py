@@ -179,9 +179,9 @@ def parse_coin(body: Any) -> dict[str, Any]:
         "categories": categories,
         "current_price_usd": to_decimal(_usd(market.get("current_price"))),
         "current_price_krw": to_decimal(_usd(market.get("current_price"), "krw")),
-        "market_cap_usd": to_decimal(_usd(market.get("market_cap"))),
+        "market_cap_usd_exact": to_decimal(_usd(market.get("market_cap"))),
         "market_cap_rank": to_int(body.get("market_cap_rank") or market.get("market_cap_rank")),
-        "total_volume_usd": to_decimal(_usd(market.get("total_volume"))),
+        "total_volume_usd_exact": to_decimal(_usd(market.get("total_volume"))),
         "ath_usd": to_decimal(_usd(market.get("ath"))),
         "ath_change_percentage": to_decimal(_usd(market.get("ath_change_percentage"))),
         "ath_date": to_instant(_usd(market.get("ath_date"))),
@@ -242,7 +242,7 @@ def parse_tickers(body: Any, fetched_at: datetime) -> list[dict[str, Any]]:
                 "last_price": to_decimal(ticker.get("last")),
                 "volume_24h": to_decimal(ticker.get("volume")),
                 "converted_last_usd": to_decimal(_usd(ticker.get("converted_last"))),
-                "converted_volume_usd": to_decimal(_usd(ticker.get("converted_volume"))),
+                "converted_volume_usd_exact": to_decimal(_usd(ticker.get("converted_volume"))),
                 "trust_score": clean_text(ticker.get("trust_score")),
                 "bid_ask_spread_percentage": to_decimal(ticker.get("bid_ask_spread_percentage")),
                 "timestamp": to_instant(ticker.get("timestamp")) or last_fetch or fetched_at,
@@ -251,7 +251,7 @@ def parse_tickers(body: Any, fetched_at: datetime) -> list[dict[str, Any]]:
                 "is_anomaly": bool(ticker.get("is_anomaly")),
                 "is_stale": bool(ticker.get("is_stale")),
                 "trade_url": clean_text(ticker.get("trade_url")),
-                "coin_mcap_usd": to_decimal(ticker.get("coin_mcap_usd")),
+                "coin_mcap_usd_exact": to_decimal(ticker.get("coin_mcap_usd")),
             }
         )
     return found

@@ -118,8 +118,10 @@ class SinkKind:
 # -- trades (Finnhub): sp500-websocket-trades and finnhub-trades ------------------------------------
 
 TRADE_COLUMNS = (
-    "symbol", "price", "volume", "timestamp_ms", "seq", "trade_conditions", "pod_name", "source", "pod_index",
+    "symbol", "price", "volume_exact", "timestamp_ms", "seq", "trade_conditions", "pod_name", "source", "pod_index",
 )  # fmt: skip
+# ``volume_exact`` keeps Finnhub's volume as sent; ``volume`` (bigint, what the seed backend reads) is
+# generated from it by the table (migration 0154).
 
 
 def _trade_encoder(default_source: str, *, with_category: bool = False) -> Callable[[Any], tuple[str, str]]:
@@ -193,7 +195,7 @@ def _trade_latest_sql(table: str, shard_column: str = "pod_index") -> str:
               FROM syms WHERE syms.symbol IS NOT NULL
         )
         SELECT s.symbol, json_build_object(
-                 'symbol', r.symbol, 'price', r.price, 'volume', r.volume, 'timestamp_ms', r.timestamp_ms,
+                 'symbol', r.symbol, 'price', r.price, 'volume', r.volume_exact, 'timestamp_ms', r.timestamp_ms,
                  'seq', r.seq, 'source', r.source, 'shard', {"r." + shard_column if shard_column else "NULL"})::text
           FROM syms s
           CROSS JOIN LATERAL (
@@ -353,7 +355,7 @@ ETF = SinkKind(
     name="etf",
     topic=topics.ETF_TRADES,
     table="etf_realtime_prices",
-    columns=("symbol", "price", "volume", "timestamp_ms", "seq", "trade_conditions", "source"),
+    columns=("symbol", "price", "volume_exact", "timestamp_ms", "seq", "trade_conditions", "source"),
     conflict_key=("symbol", "timestamp_ms", "seq"),
     decode=codec.decode_trade_struct,
     encode=_etf_encoder,

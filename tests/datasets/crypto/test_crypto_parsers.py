@@ -80,7 +80,7 @@ def test_tickers_timestamp_falls_back_to_last_fetch_then_now():
     }
     first, second = coingecko_parse.parse_tickers(body, now)
     assert first["timestamp"] == datetime(2025, 6, 21, 4, 29, 30, tzinfo=UTC)
-    assert first["converted_volume_usd"] == Decimal("5E+13")  # kept (the seed nulled volumes > 1e12)
+    assert first["converted_volume_usd_exact"] == Decimal("5E+13")  # kept (the seed nulled volumes > 1e12)
     assert second["timestamp"] == now
 
 

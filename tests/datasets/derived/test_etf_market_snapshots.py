@@ -31,11 +31,11 @@ def test_etf_hash_signal_and_snapshots_come_from_etf_trades(
         ("QQQ", Decimal("500"), 3, MONDAY_OPEN - timedelta(minutes=1)),  # not in etf_basic_info: no name
     ]:
         db.execute(
-            "INSERT INTO etf_realtime_prices (symbol, price, volume, timestamp_ms) VALUES (%s, %s, %s, %s)",
+            "INSERT INTO etf_realtime_prices (symbol, price, volume_exact, timestamp_ms) VALUES (%s, %s, %s, %s)",
             (symbol, price, volume, _ms(at)),
         )
     # Trades of the S&P 500 table are another market: never in the ETF hash.
-    db.execute("INSERT INTO sp500_websocket_trades (symbol, price, volume, timestamp_ms) VALUES ('AAPL', 1, 1, %s)",
+    db.execute("INSERT INTO sp500_websocket_trades (symbol, price, volume_exact, timestamp_ms) VALUES ('AAPL', 1, 1, %s)",
                (_ms(MONDAY_OPEN - timedelta(minutes=1)),))  # fmt: skip
     db.commit()
     pubsub = redis_client.pubsub()

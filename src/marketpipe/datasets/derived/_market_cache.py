@@ -11,7 +11,8 @@ Every 10 minutes, at the run's clock (never the wall clock directly):
 3. **Redis**: one pipeline HSETs the market's hash (field = symbol, value = JSON with ``symbol, <name
    field>, current_price, change_amount, change_percentage, volume, volume_24h, last_updated``),
    refreshes its 7-day TTL, and — only while the market is open — publishes the signal. A symbol
-   without a previous close keeps its cached value (HSETNX).
+   without a previous close keeps its cached value (HSETNX), or gets change 0 / 0 % when it has
+   none, as the seed wrote: the hash never holds a null number.
 4. **Snapshots** only while the market is open (the seed wrote the same closed-market rows every 10
    minutes), with ``snapshot_time`` = the run's 10-minute slot, so a rerun of a slot adds nothing.
 
@@ -160,9 +161,11 @@ class MarketCache:
                 "symbol": row["symbol"],
                 self.name_field: row[self.name_field],
                 "current_price": _number(row["current_price"]),
-                "change_amount": _number(row["change_amount"]),
-                "change_percentage": _number(row["change_percentage"]),
-                "volume": row["volume"],
+                # The seed wrote 0 where it knew no previous close; its backend sorts by this field
+                # and fails on null (the snapshot rows keep NULL: unknown, not zero).
+                "change_amount": _number(row["change_amount"]) or 0,
+                "change_percentage": _number(row["change_percentage"]) or 0,
+                "volume": row["volume"] or 0,
                 "volume_24h": row["volume_24h"],
                 "last_updated": now.astimezone(UTC).isoformat(),
             }
