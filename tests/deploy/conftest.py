@@ -9,6 +9,7 @@ import pytest
 
 from deploy.deploykit import DEPLOY, Doc, kustomize_build, overlays
 
+
 @pytest.fixture(scope="session")
 def built() -> dict[Path, list[Doc]]:
     """Every kustomization under deploy/, built once per session."""

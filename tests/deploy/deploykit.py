@@ -111,9 +111,9 @@ def _strict(node: Any) -> Any:
     for key, value in node.items():
         if key == "properties":
             out[key] = {name: _strict(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-            out[key] = _strict(value)
-        elif key in ("anyOf", "oneOf", "allOf"):
+        elif key in ("anyOf", "oneOf", "allOf") or (
+            key in ("items", "additionalProperties", "not") and isinstance(value, dict)
+        ):
             out[key] = _strict(value)
         elif key in ("description", "x-kubernetes-int-or-string"):
             continue  # int-or-string nodes also carry the anyOf [integer, string] that says it
@@ -151,7 +151,9 @@ class CrdSchemas:
         validator = self.validators.get(key)
         if validator is None:
             served = sorted(f"{a} {k}" for a, k in self.validators)
-            raise ManifestError(f"{describe(doc)}: {key[0]} {key[1]} is not served by {self.release} ({served})")
+            raise ManifestError(
+                f"{describe(doc)}: {key[0]} {key[1]} is not served by {self.release} ({served})"
+            )
         errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errors:
             lines = [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]

@@ -77,7 +77,9 @@ def check_values(values: dict[str, Any]) -> None:
     for path, value in leaf_paths(values).items():
         expected = CHART_KEYS.get(path)
         if expected is None:
-            problems.append(f"{path}: not a chart parameter marketpipe knows (see tests/deploy/test_airflow.py)")
+            problems.append(
+                f"{path}: not a chart parameter marketpipe knows (see tests/deploy/test_airflow.py)"
+            )
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             problems.append(f"{path}: {value!r} is not {expected}")
     if values.get("executor") not in EXECUTORS:
@@ -168,7 +170,9 @@ def service_hosts(main_docs: list[Doc]) -> dict[str, int]:
     for doc in main_docs:
         if doc["kind"] == "Service":
             for port in doc["spec"]["ports"]:
-                out[f"{doc['metadata']['name']}.{doc['metadata']['namespace']}.svc.cluster.local"] = port["port"]
+                out[f"{doc['metadata']['name']}.{doc['metadata']['namespace']}.svc.cluster.local"] = port[
+                    "port"
+                ]
     return out
 
 
@@ -192,11 +196,21 @@ def test_the_secret_points_at_the_deployed_services(secret: Doc, main_docs: list
 
 
 def test_network_policies_admit_the_release_the_docs_install(main_docs: list[Doc]) -> None:
-    releases = set(re.findall(r"helm upgrade --install (\S+) apache-airflow/airflow", (AIRFLOW / "values.yaml").read_text()))
-    releases |= set(re.findall(r"helm upgrade --install (\S+) apache-airflow/airflow", (REPO / "README.md").read_text()))
+    releases = set(
+        re.findall(
+            r"helm upgrade --install (\S+) apache-airflow/airflow", (AIRFLOW / "values.yaml").read_text()
+        )
+    )
+    releases |= set(
+        re.findall(r"helm upgrade --install (\S+) apache-airflow/airflow", (REPO / "README.md").read_text())
+    )
     [release] = releases
     for doc in main_docs:
         if doc["kind"] == "NetworkPolicy":
             [rule] = doc["spec"]["ingress"]
-            airflow = [p["podSelector"]["matchLabels"] for p in rule["from"] if "tier" in p["podSelector"]["matchLabels"]]
+            airflow = [
+                p["podSelector"]["matchLabels"]
+                for p in rule["from"]
+                if "tier" in p["podSelector"]["matchLabels"]
+            ]
             assert airflow == [{"tier": "airflow", "component": "worker", "release": release}]

@@ -71,7 +71,9 @@ def parse_dockerfile(text: str) -> list[Stage]:
         instruction = instruction.upper()
         if instruction == "FROM":
             parts = rest.split()
-            stages.append(Stage(base=parts[0], name=parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else None))
+            stages.append(
+                Stage(base=parts[0], name=parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else None)
+            )
             continue
         stage = stages[-1]
         if instruction == "WORKDIR":
@@ -106,7 +108,9 @@ def python_for(base: str) -> str:
     return found
 
 
-def pip_step(tokens: list[str], *, python: str, wheels: Path, target: Path | None, wheelhouse: Path | None) -> list[str]:
+def pip_step(
+    tokens: list[str], *, python: str, wheels: Path, target: Path | None, wheelhouse: Path | None
+) -> list[str]:
     """A Dockerfile RUN ``pip …`` as a command line here (paths mapped, cache allowed)."""
     tokens = [t for t in tokens if not t.startswith("--mount=") and t != "--no-cache-dir"]
     if tokens[0] in SYSTEM_STEPS:
@@ -127,12 +131,14 @@ def pip_step(tokens: list[str], *, python: str, wheels: Path, target: Path | Non
                     "--find-links", str(wheelhouse)]  # fmt: skip
     else:
         command += ["wheel"]
-    return command + ["-q", "--disable-pip-version-check", *args]
+    return [*command, "-q", "--disable-pip-version-check", *args]
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{shlex.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{shlex.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 
@@ -140,7 +146,11 @@ def build_stage(stage: Stage, out: Path, dockerfile_dir: Path = REPO) -> Path:
     """Rehearse the build stage: the context is only what it COPYs; returns the wheels directory."""
     context = out / "context"
     for sources, dest in stage.copies:
-        target = context / Path(stage.workdir.lstrip("/")) / dest if not dest.startswith("/") else context / dest.lstrip("/")
+        target = (
+            context / Path(stage.workdir.lstrip("/")) / dest
+            if not dest.startswith("/")
+            else context / dest.lstrip("/")
+        )
         for source in sources:
             path = dockerfile_dir / source
             if path.is_dir():
@@ -163,14 +173,19 @@ def wheelhouse_for(wheel: Path, python: str) -> Path:
     """Dependencies of ``wheel`` as wheels, fetched once per dependency set (pip's cache helps)."""
     with zipfile.ZipFile(wheel) as archive:
         [meta] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        requires = sorted(line for line in archive.read(meta).decode().splitlines() if line.startswith("Requires-Dist"))
+        requires = sorted(
+            line for line in archive.read(meta).decode().splitlines() if line.startswith("Requires-Dist")
+        )
     version = run([python, "-c", "import sys; print(sys.version)"], cwd=REPO)
     key = hashlib.sha256("\n".join([version, *requires]).encode()).hexdigest()[:16]
     house = REPO / ".marketpipe" / "wheelhouse" / key
     if not (house / ".complete").exists():
         shutil.rmtree(house, ignore_errors=True)
         house.mkdir(parents=True)
-        run([python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(house), str(wheel)], cwd=REPO)
+        run(
+            [python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(house), str(wheel)],
+            cwd=REPO,
+        )
         for own in house.glob("marketpipe-*.whl"):
             own.unlink()
         (house / ".complete").touch()
@@ -185,7 +200,9 @@ class Image:
     final: Stage
 
     def marketpipe(self, *args: str, timeout: float = 120) -> str:
-        return run([str(self.venv / "bin" / "marketpipe"), *args], cwd=self.workdir, env=self.env, timeout=timeout)
+        return run(
+            [str(self.venv / "bin" / "marketpipe"), *args], cwd=self.workdir, env=self.env, timeout=timeout
+        )
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +243,9 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
     assert final.env["MARKETPIPE_DATA_DIR"].startswith("/tmp/"), "the root filesystem is read-only"
 
 
-def test_entrypoint_and_every_manifest_command_run_from_the_installed_wheel(image: Image, main_docs: list[Doc]) -> None:
+def test_entrypoint_and_every_manifest_command_run_from_the_installed_wheel(
+    image: Image, main_docs: list[Doc]
+) -> None:
     assert image.final.entrypoint == ["marketpipe"]
     assert "Usage" in image.marketpipe(*image.final.cmd)
     commands: set[tuple[str, ...]] = {("serve",), ("migrate",)}
@@ -299,7 +318,7 @@ def test_a_build_stage_that_forgets_a_needed_file_fails(tmp_path: Path) -> None:
     broken = DOCKERFILE.read_text().replace("COPY pyproject.toml README.md ./", "COPY README.md ./")
     assert broken != DOCKERFILE.read_text()
     build = parse_dockerfile(broken)[0]
-    with pytest.raises(AssertionError, match="pyproject.toml"):
+    with pytest.raises(AssertionError, match=r"pyproject\.toml"):
         build_stage(build, tmp_path)
 
 

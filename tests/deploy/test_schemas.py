@@ -67,7 +67,9 @@ def test_kubernetes_validation_rejects_an_unknown_field(main_docs: list[Doc], ve
     deployment = _first(main_docs, "Deployment")
     validate_k8s(copy.deepcopy(deployment), version)  # the unbroken object passes
     # A misspelt field: without strict validation Kubernetes would silently drop it.
-    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = True
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = (
+        True
+    )
     with pytest.raises(ManifestError, match="readOnlyRootFileSystem"):
         validate_k8s(deployment, version)
 
@@ -92,7 +94,7 @@ def test_kubernetes_validation_rejects_an_unknown_api(main_docs: list[Doc]) -> N
 def test_crd_validation_rejects_v1beta2(main_docs: list[Doc]) -> None:
     kafka = _first(main_docs, "Kafka")
     kafka["apiVersion"] = "kafka.strimzi.io/v1beta2"
-    with pytest.raises(ManifestError, match="not served by strimzi-1.2.0"):
+    with pytest.raises(ManifestError, match=r"not served by strimzi-1\.2\.0"):
         strimzi_schemas().validate(kafka)
 
 

@@ -32,7 +32,11 @@ WRITER = ("marketpipe-secrets", "MARKETPIPE_DATABASE_URL")
 def pods(docs: list[Doc]) -> Iterator[tuple[Doc, dict[str, Any]]]:
     for doc in docs:
         if doc["kind"] in WORKLOADS:
-            template = doc["spec"]["template"] if doc["kind"] != "CronJob" else doc["spec"]["jobTemplate"]["spec"]["template"]
+            template = (
+                doc["spec"]["template"]
+                if doc["kind"] != "CronJob"
+                else doc["spec"]["jobTemplate"]["spec"]["template"]
+            )
             yield doc, template
 
 
@@ -153,14 +157,19 @@ def test_each_pod_gets_only_the_secrets_its_job_needs(main_docs: list[Doc]) -> N
             assert name.startswith("sink-") or name == "marketpipe-migrate", name
     assert refs["bithumb-producer"] == {}
     # Finnhub drops both connections sharing a key: the three Finnhub producer groups use disjoint Secrets.
-    finnhub = [refs[n]["MARKETPIPE_FINNHUB_KEYS"] for n in ("finnhub-producer", "etf-producer", "topgainers-producer")]
+    finnhub = [
+        refs[n]["MARKETPIPE_FINNHUB_KEYS"]
+        for n in ("finnhub-producer", "etf-producer", "topgainers-producer")
+    ]
     assert len(set(finnhub)) == 3
 
 
 def test_the_least_privilege_check_rejects_a_leaky_api(main_docs: list[Doc]) -> None:
     leaky = copy.deepcopy(main_docs)
     api = next(d for d in leaky if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
-    api["spec"]["template"]["spec"]["containers"][0]["envFrom"].append({"secretRef": {"name": "marketpipe-secrets"}})
+    api["spec"]["template"]["spec"]["containers"][0]["envFrom"].append(
+        {"secretRef": {"name": "marketpipe-secrets"}}
+    )
     with pytest.raises(AssertionError):
         test_the_api_gets_no_provider_key_and_the_read_only_role(leaky)
 
@@ -170,17 +179,24 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
-def test_network_policies_admit_only_marketpipe_and_airflow_tasks(main_docs: list[Doc], by_kind: ByKind) -> None:
+def test_network_policies_admit_only_marketpipe_and_airflow_tasks(
+    main_docs: list[Doc], by_kind: ByKind
+) -> None:
     policies = list(by_kind("NetworkPolicy").values())
     pod_labels = {describe(doc): pod["metadata"]["labels"] for doc, pod in pods(main_docs)}
     for target, port in (("postgres", 5432), ("redis", 6379)):
-        [policy] = [p for p in policies if selects(p["spec"]["podSelector"], {"app.kubernetes.io/name": target})]
+        [policy] = [
+            p for p in policies if selects(p["spec"]["podSelector"], {"app.kubernetes.io/name": target})
+        ]
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         [rule] = policy["spec"]["ingress"]
         assert rule["ports"] == [{"protocol": "TCP", "port": port}]
         peers = rule["from"]
         assert all(set(p) == {"podSelector"} for p in peers), "no namespace or IP block peers"
-        admitted = lambda labels: any(selects(p["podSelector"], labels) for p in peers)  # noqa: E731
+
+        def admitted(labels: dict[str, str], peers: list[dict[str, Any]] = peers) -> bool:
+            return any(selects(p["podSelector"], labels) for p in peers)
+
         # Every marketpipe pod is admitted, an unlabelled pod or another app's pod is not.
         for name, labels in pod_labels.items():
             assert admitted(labels), (target, name)
