@@ -32,7 +32,7 @@ from marketpipe.config import Settings
 from marketpipe.runtime.base import LocalService, ServiceError, _pid_alive, _terminate
 
 #: The Apache Kafka release the POM pins (keep in sync with runtime/kafka/pom.xml).
-KAFKA_VERSION = "4.1.1"
+KAFKA_VERSION = "4.3.1"
 RESOURCE_DIR = Path(__file__).with_name("kafka")
 POM_PATH = RESOURCE_DIR / "pom.xml"
 LOG4J_CONFIG = RESOURCE_DIR / "log4j2.properties"
