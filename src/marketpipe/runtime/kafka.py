@@ -174,7 +174,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``port`` now, the way the broker binds it.
+
+    The probe sets SO_REUSEADDR, as the broker does (a Java ``ServerSocketChannel`` on Linux, and
+    tokio's listener for Tansu): a port whose old connections sit in TIME-WAIT after a restart is
+    free for the broker, and must count as free here, else the restarted broker moves to a new port
+    and every running client is left pointing at nothing. A port another socket *listens* on still
+    fails the bind (Linux refuses SO_REUSEADDR binds over a listener).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -405,15 +414,30 @@ class KafkaService(LocalService):
     def _ports_file(self) -> Path:
         return self.home / "ports.json"
 
-    def _preferred_ports(self) -> tuple[int, int]:
-        """Reuse the last ports when still free, so clients keep their bootstrap across restarts."""
+    def _saved_ports(self) -> tuple[int, int] | None:
         try:
             saved = json.loads(self._ports_file().read_text())
-            port, controller = int(saved["port"]), int(saved["controller_port"])
-            if _port_free(port) and _port_free(controller):
-                return port, controller
-        except (OSError, ValueError, KeyError):
-            pass
+            return int(saved["port"]), int(saved["controller_port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _preferred_ports(self) -> tuple[int, int]:
+        """The ports this broker had before, so clients keep their bootstrap across restarts.
+
+        The first start picks two free ports and records them in ``<data_dir>/kafka/ports.json``
+        (kept by ``marketpipe down``); every later start reuses them. A recorded port that another
+        process now listens on is an error naming that port, never a silent move to a new port.
+        """
+        saved = self._saved_ports()
+        if saved is not None:
+            busy = [port for port in saved if not _port_free(port)]
+            if busy:
+                raise KafkaRuntimeError(
+                    f"kafka: port {busy[0]} of the local broker is held by another process; stop it, "
+                    f"or delete {self._ports_file()} to let the broker pick new ports (its clients "
+                    "must then be pointed at the new bootstrap)"
+                )
+            return saved
         port = free_port()
         controller = free_port()
         while controller == port:
@@ -423,6 +447,8 @@ class KafkaService(LocalService):
     def _start(self) -> tuple[int, str]:
         self.home.mkdir(parents=True, exist_ok=True)
         port, controller = self._preferred_ports()
+        # Recorded before the start, so even a start that fails half-way keeps the ports.
+        self._ports_file().write_text(json.dumps({"port": port, "controller_port": controller}))
         flavour = self.settings.kafka_flavour
         if flavour == "apache" and not _java_available():
             # `make demo` on a machine without Java: the in-memory Kafka-protocol broker instead.
@@ -437,7 +463,6 @@ class KafkaService(LocalService):
             work_dir=self.home / "broker", libs_dir=libs, port=port, controller_port=controller
         )
         bootstrap = broker.start()
-        self._ports_file().write_text(json.dumps({"port": port, "controller_port": controller}))
         assert broker.proc is not None
         return broker.proc.pid, bootstrap
 
