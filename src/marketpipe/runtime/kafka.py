@@ -222,6 +222,13 @@ class ApacheKafkaBroker:
     heap: str = "512m"
     extra_config: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    #: For a node of an :class:`ApacheKafkaCluster`: its id, the static voter set and the shared
+    #: cluster id. The defaults are a single node voting for itself.
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    #: Replication of the internal topics (offsets, transactions, share state): 1 for one node.
+    internal_replication: int = 1
 
     @property
     def bootstrap(self) -> str:
@@ -234,8 +241,8 @@ class ApacheKafkaBroker:
     def _server_properties(self) -> str:
         config = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -243,12 +250,12 @@ class ApacheKafkaBroker:
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.work_dir / "data"),
             "num.partitions": "1",
-            # Single node: every internal topic needs RF 1 / min ISR 1.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            # Single node: every internal topic needs RF 1 / min ISR 1 (a cluster: RF 3 / ISR 2).
+            "offsets.topic.replication.factor": str(self.internal_replication),
+            "transaction.state.log.replication.factor": str(self.internal_replication),
+            "transaction.state.log.min.isr": str(min(2, self.internal_replication)),
+            "share.coordinator.state.topic.replication.factor": str(self.internal_replication),
+            "share.coordinator.state.topic.min.isr": str(min(2, self.internal_replication)),
             # Small and quick: one partition per internal topic, no initial rebalance delay.
             "offsets.topic.num.partitions": "1",
             "transaction.state.log.num.partitions": "1",
@@ -284,6 +291,24 @@ class ApacheKafkaBroker:
 
     def start(self, *, timeout: float = 120.0) -> str:
         """Write the config, format the storage on first use, start the JVM, wait until it answers."""
+        self.launch()
+        self.wait(timeout=timeout)
+        return self.bootstrap
+
+    def wait(self, *, timeout: float = 120.0) -> None:
+        """Wait until the launched broker answers (stopping it if it never does)."""
+        try:
+            wait_ready(self.bootstrap, proc=self.proc, timeout=timeout, log=self.log_path)
+        except KafkaRuntimeError:
+            self.stop(timeout=10)
+            raise
+
+    def launch(self) -> None:
+        """Write the config, format the storage on first use and spawn the JVM (no waiting).
+
+        The nodes of a cluster are launched together and waited for afterwards: none is ready
+        before a majority of the controller quorum runs.
+        """
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "tmp").mkdir(exist_ok=True)
         if not self.port:
@@ -300,7 +325,7 @@ class ApacheKafkaBroker:
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
-                random_cluster_id(),
+                self.cluster_id or random_cluster_id(),
                 "-c",
                 str(props),
             ]
@@ -321,12 +346,6 @@ class ApacheKafkaBroker:
                 start_new_session=True,  # survives the command that started it; no stray Ctrl-C
             )
         (self.work_dir / "kafka.pid").write_text(str(self.proc.pid))
-        try:
-            wait_ready(self.bootstrap, proc=self.proc, timeout=timeout, log=self.log_path)
-        except KafkaRuntimeError:
-            self.stop(timeout=10)
-            raise
-        return self.bootstrap
 
     def stop(self, *, timeout: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), SIGKILL after ``timeout``."""
@@ -356,6 +375,90 @@ def _heap_mb(heap: str) -> int:
     if value.endswith("m"):
         return int(value[:-1])
     return int(value) // (1024 * 1024)
+
+
+@dataclass
+class ApacheKafkaCluster:
+    """A multi-node KRaft cluster on loopback: ``size`` processes, each broker + controller.
+
+    The production shape in miniature (``deploy/k8s/kafka``: 3 nodes, RF 3, ``min.insync.replicas=2``):
+    a static voter set over all nodes, one shared cluster id, internal topics replicated ``size``
+    times, and ``default.replication.factor`` / ``min.insync.replicas`` as deployed. Each node keeps
+    its ports and its log dir, so a node that is killed and started again rejoins as itself.
+    """
+
+    work_dir: Path
+    libs_dir: Path
+    size: int = 3
+    heap: str = "384m"
+    min_insync_replicas: int = 2
+    nodes: list[ApacheKafkaBroker] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def _plan(self) -> None:
+        taken: set[int] = set()
+
+        def fresh() -> int:
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        ports = [(fresh(), fresh()) for _ in range(self.size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{ctl}" for i, (_, ctl) in enumerate(ports))
+        cluster_id = random_cluster_id()
+        extra = {
+            "default.replication.factor": str(self.size),
+            "min.insync.replicas": str(self.min_insync_replicas),
+            "num.partitions": "3",
+            # Internal topics: few partitions, as for one node (start-up speed), but replicated.
+            "offsets.topic.num.partitions": "3",
+        }
+        self.nodes = [
+            ApacheKafkaBroker(
+                work_dir=self.work_dir / f"node-{i + 1}",
+                libs_dir=self.libs_dir,
+                port=port,
+                controller_port=ctl,
+                heap=self.heap,
+                extra_config=dict(extra),
+                node_id=i + 1,
+                voters=voters,
+                cluster_id=cluster_id,
+                internal_replication=self.size,
+            )
+            for i, (port, ctl) in enumerate(ports)
+        ]
+
+    def start(self, *, timeout: float = 180.0) -> str:
+        """Format and launch every node, then wait until each one answers."""
+        if not self.nodes:
+            self._plan()
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait(timeout=timeout)
+        except KafkaRuntimeError:
+            self.stop()
+            raise
+        return self.bootstrap
+
+    def kill(self, index: int) -> None:
+        """SIGKILL one node (a crashed broker and controller)."""
+        self.nodes[index].kill()
+
+    def restart(self, index: int, *, timeout: float = 120.0) -> None:
+        """Start a stopped or killed node again on its own ports and log dir."""
+        self.nodes[index].start(timeout=timeout)
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout=timeout)
 
 
 # -- Tansu ------------------------------------------------------------------------------------------
@@ -490,6 +593,7 @@ def bootstrap(settings: Settings) -> str:
 __all__ = [
     "KAFKA_VERSION",
     "ApacheKafkaBroker",
+    "ApacheKafkaCluster",
     "KafkaRuntimeError",
     "KafkaService",
     "bootstrap",
