@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import cluster_rehearsal as rehearsal  # noqa: E402
+import cluster_rehearsal as rehearsal
 
-from marketpipe.runtime.kafka import KafkaRuntimeError  # noqa: E402
+from marketpipe.runtime.kafka import KafkaRuntimeError
 
 pytestmark = pytest.mark.slow
 

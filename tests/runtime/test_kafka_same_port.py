@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import TopicPartition
-from plugins.kafka import _libs_dir
 
 from marketpipe.config import Settings
 from marketpipe.runtime.kafka import KafkaRuntimeError, KafkaService, ensure_jars, ping_bootstrap
 from marketpipe.stream.bus import make_consumer, make_producer
 from marketpipe.stream.topics import TopicSpec, ensure_topics
+from plugins.kafka import _libs_dir
 
 
 def _time_wait_on(port: int) -> bool:
