@@ -282,9 +282,8 @@ class Rig:
         self.procs.append(proc)
         return proc
 
-    def producer(
-        self, shard: int, shards: int, symbols: list[str], rate: float, seconds: float, keys: int
-    ) -> Proc:
+    def producer(self, shard: int, shards: int, symbols: list[str], rate: float, keys: int) -> Proc:
+        """A producer shard that streams until SIGTERM (as a Deployment stops it)."""
         ws = f"ws://127.0.0.1:{self.sandbox_port}/finnhub/ws?rate={rate}"
         env = self.env(
             MARKETPIPE_BASE_URLS=json.dumps({"finnhub_ws": ws}),
@@ -292,8 +291,8 @@ class Rig:
             HOSTNAME=f"finnhub-{shard}",
         )
         cmd = [PY, "-m", "marketpipe", "stream", "produce", "finnhub", "--shard", str(shard), "--shards",
-               str(shards), "--symbols", ",".join(symbols), "--bootstrap", self.bootstrap, "--max-seconds",
-               f"{seconds:.1f}", "--subscribe-rate", "200", "--log-interval", "5"]  # fmt: skip
+               str(shards), "--symbols", ",".join(symbols), "--bootstrap", self.bootstrap,
+               "--subscribe-rate", "200", "--log-interval", "5"]  # fmt: skip
         proc = Proc(f"producer-{shard}", cmd, env, self.work / f"producer-{shard}.log").start()
         self.procs.append(proc)
         return proc
@@ -399,9 +398,10 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
 
-def rehearse(rig: Rig, *, seconds: float, rate: float, faults: bool = True) -> Outcome:
-    """Stream for ``seconds`` through 2 producer shards (``rate`` trades/s each) and 3 sinks while
-    the faults happen one after another: broker, sink, PostgreSQL."""
+def rehearse(rig: Rig, *, seconds: float, rate: float, tail_s: float = 10.0, faults: bool = True) -> Outcome:
+    """Stream through 2 producer shards (``rate`` trades/s each) and 3 sinks while the faults happen
+    one after another (broker, sink, PostgreSQL); stop the producers with SIGTERM after at least
+    ``seconds``, and never before ``tail_s`` seconds of streaming after the last fault recovered."""
     out = Outcome()
     say = rig.say
     shards, keys_per_shard = 2, 2  # two connections per shard: hash sharding splits 100 symbols unevenly
@@ -410,10 +410,10 @@ def rehearse(rig: Rig, *, seconds: float, rate: float, faults: bool = True) -> O
     _wait(lambda: group_members(rig.bootstrap, GROUP) == (3, 3), 120, "3 sinks sharing 3 partitions")
     started = time.monotonic()
     producers = [
-        rig.producer(i, shards, symbols, rate / keys_per_shard, seconds, keys=keys_per_shard * shards)
+        rig.producer(i, shards, symbols, rate / keys_per_shard, keys=keys_per_shard * shards)
         for i in range(shards)
     ]
-    say(f"streaming for {seconds:.0f}s: {shards} shards x {rate:,.0f} trades/s")
+    say(f"streaming for >= {seconds:.0f}s: {shards} shards x {rate:,.0f} trades/s")
 
     def progressing(dsn: str, before: int) -> Callable[[], bool]:
         # Rows arrive again — or everything produced so far is already written.
@@ -450,15 +450,24 @@ def rehearse(rig: Rig, *, seconds: float, rate: float, faults: bool = True) -> O
         out.recovery_s["PostgreSQL stop + 2 s down + start (the outage)"] = back - stopped
         _wait(progressing(rig.dsn, pg_count(rig.dsn)), 120, "rows after the PostgreSQL restart")
         out.recovery_s["PostgreSQL back: sinks writing again (from start)"] = time.monotonic() - back
-        if time.monotonic() - started > seconds:
-            out.problems.append("the faults outlasted the stream: rehearse with more --seconds")
 
+    # Every fault hit a running stream: both producers are still streaming now.
+    for proc in producers:
+        if not proc.alive():
+            out.problems.append(
+                f"{proc.name} stopped during the faults (exit {proc.popen and proc.popen.returncode})"
+            )
+    time.sleep(max(tail_s, started + seconds - time.monotonic()))
+    for proc in producers:
+        assert proc.popen is not None
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGTERM)  # the way Kubernetes stops a pod: flush, then exit
     for proc in producers:
         assert proc.popen is not None
         try:
-            proc.popen.wait(max(0.0, started + seconds - time.monotonic()) + 120)
+            proc.popen.wait(120)
         except subprocess.TimeoutExpired:
-            out.problems.append(f"{proc.name} did not stop after --max-seconds")
+            out.problems.append(f"{proc.name} did not stop within 120 s of SIGTERM")
             proc.terminate(30)
         out.producer_codes.append(proc.popen.returncode)
         out.produced.append(producer_summary(proc.output()))
@@ -554,8 +563,10 @@ def drain_throughput(rig: Rig, sinks: int, expected: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=120.0, help="how long the producers stream")
-    parser.add_argument("--rate", type=float, default=1400.0, help="trades/s per producer shard")
+    parser.add_argument("--seconds", type=float, default=150.0, help="least time the producers stream")
+    parser.add_argument(
+        "--rate", type=float, default=2400.0, help="trades/s per producer shard asked of the sandbox"
+    )
     parser.add_argument("--no-throughput", action="store_true", help="skip the 1 vs 3 sinks drain")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
     args = parser.parse_args()
