@@ -166,6 +166,10 @@ class Proc:
                 self.popen.wait(10)
         return self.popen.returncode
 
+    def tail(self, lines: int = 15) -> str:
+        kept = [line for line in self.output().splitlines() if not line.startswith("%")]
+        return "\n".join(kept[-lines:])
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -371,16 +375,23 @@ def under_replicated(bootstrap: str, topic: str = SP500_TRADES) -> int:
     return sum(1 for p in parts if len(p.isrs) < len(p.replicas))
 
 
+#: The last consumer group description seen (for the error when a rebalance never settles).
+last_group_seen: dict[str, str] = {}
+
+
 def group_members(bootstrap: str, group: str) -> tuple[int, int] | None:
     """(members, assigned partitions) of a stable consumer group, else None."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         desc = admin.describe_consumer_groups([group], request_timeout=5)[group].result(timeout=10)
-    except Exception:
-        return None
-    if desc.state != ConsumerGroupState.STABLE:
+    except Exception as exc:  # a coordinator moving during a failover answers with errors
+        last_group_seen[group] = f"describe failed: {exc}"
         return None
     assigned = sum(len(m.assignment.topic_partitions) for m in desc.members)
+    members = [m.group_instance_id for m in desc.members]
+    last_group_seen[group] = f"state={desc.state} members={members} assigned={assigned}"
+    if desc.state != ConsumerGroupState.STABLE:
+        return None
     return len(desc.members), assigned
 
 
@@ -434,9 +445,10 @@ def rehearse(rig: Rig, *, seconds: float, rate: float, tail_s: float = 10.0, fau
         before = pg_count(rig.dsn)
         killed = time.monotonic()
         sinks[2].kill9()
-        _wait(
-            lambda: group_members(rig.bootstrap, GROUP) == (2, 3), 120, "the group to rebalance onto 2 sinks"
-        )
+        try:
+            _wait(lambda: group_members(rig.bootstrap, GROUP) == (2, 3), 120, "the group to rebalance onto 2")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; last seen: {last_group_seen.get(GROUP)}") from None
         out.recovery_s["sink killed: group rebalanced onto 2 (from kill)"] = time.monotonic() - killed
         _wait(progressing(rig.dsn, before), 60, "rows after the rebalance")
 
