@@ -32,7 +32,7 @@ from marketpipe.config import Settings
 from marketpipe.runtime.base import LocalService, ServiceError, _pid_alive, _terminate
 
 #: The Apache Kafka release the POM pins (keep in sync with runtime/kafka/pom.xml).
-KAFKA_VERSION = "4.1.1"
+KAFKA_VERSION = "4.3.1"
 RESOURCE_DIR = Path(__file__).with_name("kafka")
 POM_PATH = RESOURCE_DIR / "pom.xml"
 LOG4J_CONFIG = RESOURCE_DIR / "log4j2.properties"
@@ -174,7 +174,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``port`` now, the way the broker binds it.
+
+    The probe sets SO_REUSEADDR, as the broker does (a Java ``ServerSocketChannel`` on Linux, and
+    tokio's listener for Tansu): a port whose old connections sit in TIME-WAIT after a restart is
+    free for the broker, and must count as free here, else the restarted broker moves to a new port
+    and every running client is left pointing at nothing. A port another socket *listens* on still
+    fails the bind (Linux refuses SO_REUSEADDR binds over a listener).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -213,6 +222,13 @@ class ApacheKafkaBroker:
     heap: str = "512m"
     extra_config: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    #: For a node of an :class:`ApacheKafkaCluster`: its id, the static voter set and the shared
+    #: cluster id. The defaults are a single node voting for itself.
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    #: Replication of the internal topics (offsets, transactions, share state): 1 for one node.
+    internal_replication: int = 1
 
     @property
     def bootstrap(self) -> str:
@@ -225,8 +241,8 @@ class ApacheKafkaBroker:
     def _server_properties(self) -> str:
         config = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -234,12 +250,12 @@ class ApacheKafkaBroker:
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.work_dir / "data"),
             "num.partitions": "1",
-            # Single node: every internal topic needs RF 1 / min ISR 1.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            # Single node: every internal topic needs RF 1 / min ISR 1 (a cluster: RF 3 / ISR 2).
+            "offsets.topic.replication.factor": str(self.internal_replication),
+            "transaction.state.log.replication.factor": str(self.internal_replication),
+            "transaction.state.log.min.isr": str(min(2, self.internal_replication)),
+            "share.coordinator.state.topic.replication.factor": str(self.internal_replication),
+            "share.coordinator.state.topic.min.isr": str(min(2, self.internal_replication)),
             # Small and quick: one partition per internal topic, no initial rebalance delay.
             "offsets.topic.num.partitions": "1",
             "transaction.state.log.num.partitions": "1",
@@ -275,6 +291,24 @@ class ApacheKafkaBroker:
 
     def start(self, *, timeout: float = 120.0) -> str:
         """Write the config, format the storage on first use, start the JVM, wait until it answers."""
+        self.launch()
+        self.wait(timeout=timeout)
+        return self.bootstrap
+
+    def wait(self, *, timeout: float = 120.0) -> None:
+        """Wait until the launched broker answers (stopping it if it never does)."""
+        try:
+            wait_ready(self.bootstrap, proc=self.proc, timeout=timeout, log=self.log_path)
+        except KafkaRuntimeError:
+            self.stop(timeout=10)
+            raise
+
+    def launch(self) -> None:
+        """Write the config, format the storage on first use and spawn the JVM (no waiting).
+
+        The nodes of a cluster are launched together and waited for afterwards: none is ready
+        before a majority of the controller quorum runs.
+        """
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "tmp").mkdir(exist_ok=True)
         if not self.port:
@@ -291,7 +325,7 @@ class ApacheKafkaBroker:
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
-                random_cluster_id(),
+                self.cluster_id or random_cluster_id(),
                 "-c",
                 str(props),
             ]
@@ -312,12 +346,6 @@ class ApacheKafkaBroker:
                 start_new_session=True,  # survives the command that started it; no stray Ctrl-C
             )
         (self.work_dir / "kafka.pid").write_text(str(self.proc.pid))
-        try:
-            wait_ready(self.bootstrap, proc=self.proc, timeout=timeout, log=self.log_path)
-        except KafkaRuntimeError:
-            self.stop(timeout=10)
-            raise
-        return self.bootstrap
 
     def stop(self, *, timeout: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), SIGKILL after ``timeout``."""
@@ -347,6 +375,90 @@ def _heap_mb(heap: str) -> int:
     if value.endswith("m"):
         return int(value[:-1])
     return int(value) // (1024 * 1024)
+
+
+@dataclass
+class ApacheKafkaCluster:
+    """A multi-node KRaft cluster on loopback: ``size`` processes, each broker + controller.
+
+    The production shape in miniature (``deploy/k8s/kafka``: 3 nodes, RF 3, ``min.insync.replicas=2``):
+    a static voter set over all nodes, one shared cluster id, internal topics replicated ``size``
+    times, and ``default.replication.factor`` / ``min.insync.replicas`` as deployed. Each node keeps
+    its ports and its log dir, so a node that is killed and started again rejoins as itself.
+    """
+
+    work_dir: Path
+    libs_dir: Path
+    size: int = 3
+    heap: str = "384m"
+    min_insync_replicas: int = 2
+    nodes: list[ApacheKafkaBroker] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def _plan(self) -> None:
+        taken: set[int] = set()
+
+        def fresh() -> int:
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        ports = [(fresh(), fresh()) for _ in range(self.size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{ctl}" for i, (_, ctl) in enumerate(ports))
+        cluster_id = random_cluster_id()
+        extra = {
+            "default.replication.factor": str(self.size),
+            "min.insync.replicas": str(self.min_insync_replicas),
+            "num.partitions": "3",
+            # Internal topics: few partitions, as for one node (start-up speed), but replicated.
+            "offsets.topic.num.partitions": "3",
+        }
+        self.nodes = [
+            ApacheKafkaBroker(
+                work_dir=self.work_dir / f"node-{i + 1}",
+                libs_dir=self.libs_dir,
+                port=port,
+                controller_port=ctl,
+                heap=self.heap,
+                extra_config=dict(extra),
+                node_id=i + 1,
+                voters=voters,
+                cluster_id=cluster_id,
+                internal_replication=self.size,
+            )
+            for i, (port, ctl) in enumerate(ports)
+        ]
+
+    def start(self, *, timeout: float = 180.0) -> str:
+        """Format and launch every node, then wait until each one answers."""
+        if not self.nodes:
+            self._plan()
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait(timeout=timeout)
+        except KafkaRuntimeError:
+            self.stop()
+            raise
+        return self.bootstrap
+
+    def kill(self, index: int) -> None:
+        """SIGKILL one node (a crashed broker and controller)."""
+        self.nodes[index].kill()
+
+    def restart(self, index: int, *, timeout: float = 120.0) -> None:
+        """Start a stopped or killed node again on its own ports and log dir."""
+        self.nodes[index].start(timeout=timeout)
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout=timeout)
 
 
 # -- Tansu ------------------------------------------------------------------------------------------
@@ -405,15 +517,30 @@ class KafkaService(LocalService):
     def _ports_file(self) -> Path:
         return self.home / "ports.json"
 
-    def _preferred_ports(self) -> tuple[int, int]:
-        """Reuse the last ports when still free, so clients keep their bootstrap across restarts."""
+    def _saved_ports(self) -> tuple[int, int] | None:
         try:
             saved = json.loads(self._ports_file().read_text())
-            port, controller = int(saved["port"]), int(saved["controller_port"])
-            if _port_free(port) and _port_free(controller):
-                return port, controller
-        except (OSError, ValueError, KeyError):
-            pass
+            return int(saved["port"]), int(saved["controller_port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _preferred_ports(self) -> tuple[int, int]:
+        """The ports this broker had before, so clients keep their bootstrap across restarts.
+
+        The first start picks two free ports and records them in ``<data_dir>/kafka/ports.json``
+        (kept by ``marketpipe down``); every later start reuses them. A recorded port that another
+        process now listens on is an error naming that port, never a silent move to a new port.
+        """
+        saved = self._saved_ports()
+        if saved is not None:
+            busy = [port for port in saved if not _port_free(port)]
+            if busy:
+                raise KafkaRuntimeError(
+                    f"kafka: port {busy[0]} of the local broker is held by another process; stop it, "
+                    f"or delete {self._ports_file()} to let the broker pick new ports (its clients "
+                    "must then be pointed at the new bootstrap)"
+                )
+            return saved
         port = free_port()
         controller = free_port()
         while controller == port:
@@ -423,6 +550,8 @@ class KafkaService(LocalService):
     def _start(self) -> tuple[int, str]:
         self.home.mkdir(parents=True, exist_ok=True)
         port, controller = self._preferred_ports()
+        # Recorded before the start, so even a start that fails half-way keeps the ports.
+        self._ports_file().write_text(json.dumps({"port": port, "controller_port": controller}))
         flavour = self.settings.kafka_flavour
         if flavour == "apache" and not _java_available():
             # `make demo` on a machine without Java: the in-memory Kafka-protocol broker instead.
@@ -437,7 +566,6 @@ class KafkaService(LocalService):
             work_dir=self.home / "broker", libs_dir=libs, port=port, controller_port=controller
         )
         bootstrap = broker.start()
-        self._ports_file().write_text(json.dumps({"port": port, "controller_port": controller}))
         assert broker.proc is not None
         return broker.proc.pid, bootstrap
 
@@ -465,6 +593,7 @@ def bootstrap(settings: Settings) -> str:
 __all__ = [
     "KAFKA_VERSION",
     "ApacheKafkaBroker",
+    "ApacheKafkaCluster",
     "KafkaRuntimeError",
     "KafkaService",
     "bootstrap",
