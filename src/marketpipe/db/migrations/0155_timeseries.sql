@@ -106,6 +106,73 @@ BEGIN
     RETURN moved;
 END $$;
 
+-- Roll the ticks of `parent` with `key_column` in [lo_ms, hi_ms) up into trade_candles (1 m, 5 m,
+-- 1 h) for `stream`. Candles the sink already keeps are left as they are (it builds them from the
+-- same rows in the same transaction); missing ones are added. Returns the candles added.
+-- bithumb_ticker has no candles (its snapshots carry no trade volume): stream NULL → 0.
+CREATE FUNCTION mp_rollup_ticks(parent text, key_column text, stream text, lo_ms bigint, hi_ms bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    added bigint;
+BEGIN
+    IF stream IS NULL OR key_column <> 'timestamp_ms' THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format($q$
+        INSERT INTO trade_candles AS c (stream, symbol, interval_s, bucket_start, open, high, low, close,
+                                        volume, trades, open_key, close_key)
+        SELECT %L, symbol, interval_s, to_timestamp(bucket_ms / 1000.0),
+               (array_agg(price ORDER BY k))[1], max(price), min(price), (array_agg(price ORDER BY k DESC))[1],
+               sum(volume), count(*), min(k), max(k)
+          FROM (SELECT t.symbol, t.price, coalesce(t.volume, 0) AS volume, t.timestamp_ms * 32768 + t.seq AS k,
+                       i.interval_s, t.timestamp_ms - t.timestamp_ms %% (i.interval_s * 1000) AS bucket_ms
+                  FROM %I t CROSS JOIN (VALUES (60), (300), (3600)) AS i(interval_s)
+                 WHERE t.timestamp_ms >= %s AND t.timestamp_ms < %s) b
+         GROUP BY symbol, interval_s, bucket_ms
+        ON CONFLICT (stream, symbol, interval_s, bucket_start) DO NOTHING$q$,
+        stream, parent, lo_ms, hi_ms);
+    GET DIAGNOSTICS added = ROW_COUNT;
+    RETURN added;
+END $$;
+
+-- Drop one day partition (after its roll-up). Waits at most `wait` for the lock on the parent, so a
+-- busy sink is never blocked for long (the next maintenance run tries again). Returns its rows.
+CREATE FUNCTION mp_drop_day_partition(parent text, part text, wait interval DEFAULT '5 seconds')
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF to_regclass(quote_ident(part)) IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = part::regclass AND inhparent = parent::regclass) THEN
+        RAISE EXCEPTION 'mp_drop_day_partition: % is not a partition of %', part, parent;
+    END IF;
+    PERFORM set_config('lock_timeout', (extract(epoch FROM wait) * 1000)::bigint::text, true);
+    EXECUTE format('SELECT count(*) FROM %I', part) INTO n;
+    EXECUTE format('DROP TABLE %I', part);
+    RETURN n;
+END $$;
+
+-- Rows of the default partition older than `before_ms`: rolled up (missing candles only), then
+-- deleted — late arrivals for days already dropped, or ancient bogus timestamps. Returns rows deleted.
+CREATE FUNCTION mp_purge_default(parent text, key_column text, stream text, before_ms bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF to_regclass(quote_ident(parent || '_default')) IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM mp_rollup_ticks(parent || '_default', key_column, stream, -9223372036854775807, before_ms);
+    EXECUTE format('DELETE FROM %I WHERE %I < %s', parent || '_default', key_column, before_ms);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
 -- Row count and an order-independent checksum of the stored columns of `rel`.
 CREATE FUNCTION mp_table_checksum(rel regclass, OUT row_count bigint, OUT checksum numeric)
 LANGUAGE plpgsql AS $$
