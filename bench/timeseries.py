@@ -109,7 +109,9 @@ class Bench:
             migrate(conn)
             with conn.transaction():
                 for day in self.sessions:
-                    conn.execute("SELECT mp_ensure_day_partition('sp500_websocket_trades', 'timestamp_ms', %s)", (day,))
+                    conn.execute(
+                        "SELECT mp_ensure_day_partition('sp500_websocket_trades', 'timestamp_ms', %s)", (day,)
+                    )
         return self.dsn
 
     def stop(self) -> None:
@@ -157,11 +159,15 @@ class Bench:
                 self.filled += add
                 remaining -= add
                 changed.append(day)
-                console.print(f"  {day}: +{add:,} ticks ({time.perf_counter() - start:.0f} s)", highlight=False)
+                console.print(
+                    f"  {day}: +{add:,} ticks ({time.perf_counter() - start:.0f} s)", highlight=False
+                )
             conn.execute(
                 "CREATE INDEX idx_sp500_trades_symbol_created ON sp500_websocket_trades (symbol, created_at DESC)"
             )
-            conn.execute("CREATE INDEX idx_sp500_trades_created_brin ON sp500_websocket_trades USING brin (created_at)")
+            conn.execute(
+                "CREATE INDEX idx_sp500_trades_created_brin ON sp500_websocket_trades USING brin (created_at)"
+            )
             console.print(f"  indexes rebuilt ({time.perf_counter() - start:.0f} s)", highlight=False)
             for day in changed:
                 lo, hi = day_ms(day), day_ms(day) + DAY_MS
@@ -253,7 +259,13 @@ class Bench:
             start = time.perf_counter()
             for lo in range(0, len(rows), self.batch):
                 with conn.transaction():
-                    merge_rows(conn, SP500.table, rows[lo : lo + self.batch], SP500.conflict_key, on_conflict="nothing")
+                    merge_rows(
+                        conn,
+                        SP500.table,
+                        rows[lo : lo + self.batch],
+                        SP500.conflict_key,
+                        on_conflict="nothing",
+                    )
             elapsed = time.perf_counter() - start
         return len(rows) / elapsed
 
@@ -267,7 +279,9 @@ class Bench:
                 latest.append((time.perf_counter() - start) * 1000)
             for _ in range(self.queries):
                 symbol = f"SYM{rng.randrange(SYMBOLS):03d}"
-                day = rng.choice([d for d, n in zip(self.sessions, self.session_rows, strict=True) if n] or self.sessions)
+                day = rng.choice(
+                    [d for d, n in zip(self.sessions, self.session_rows, strict=True) if n] or self.sessions
+                )
                 lo = datetime.fromtimestamp((day_ms(day) + SESSION_OPEN_MS) / 1000, UTC)
                 hi = lo + timedelta(minutes=390)
                 start = time.perf_counter()

@@ -15,7 +15,10 @@ from plugins.engine import FMP_KEY_1, ONE_DAY, count, seed_universe
 # The sandbox starts Monday 2026-11-16 15:00 UTC: the last closed session is Friday 2026-11-13.
 LAST_SESSION = date(2026, 11, 13)
 SLOW = 20.0  # five years of bars per call: give the sandbox time on a busy machine
-LOOSE = {"fmp": (per_day(1000),), "alpha_vantage": (per_day(1000),)}  # the provider, not our ledger, says "quota"
+LOOSE = {
+    "fmp": (per_day(1000),),
+    "alpha_vantage": (per_day(1000),),
+}  # the provider, not our ledger, says "quota"
 
 
 def _symbols(sandbox, n: int) -> list[str]:
@@ -43,7 +46,11 @@ def test_backfill_fills_five_years_then_a_rerun_costs_nothing_and_a_new_session_
         bars = _bars(db, symbol)
         assert bars[-1][0] == LAST_SESSION and {b[6] for b in bars} == {"fmp"}
         assert bars[0][0] <= date(2021, 11, 20)  # five years back
-        assert all(low <= min(o, c) and high >= max(o, c) and close > 0 for _, o, high, low, c, _, _ in bars for close in [c])
+        assert all(
+            low <= min(o, c) and high >= max(o, c) and close > 0
+            for _, o, high, low, c, _, _ in bars
+            for close in [c]
+        )
     # The stored bars are the provider's (same figures the FMP route serves).
     served = httpx.get(
         sandbox.base_url("fmp") + "/historical-price-eod/full",
@@ -71,7 +78,8 @@ def test_the_backfill_spreads_over_quota_days_and_resumes(collect, db, sandbox, 
     seed_universe(db, symbols)
     sandbox.admin.set_provider_quota("fmp", windows=[{"name": "day", "limit": 3, "seconds": 86400}])
     sandbox.admin.set_provider_quota(
-        "alpha_vantage", windows=[{"name": "day", "limit": 1, "seconds": 86400}, {"name": "burst", "limit": 5, "seconds": 1}]
+        "alpha_vantage",
+        windows=[{"name": "day", "limit": 1, "seconds": 86400}, {"name": "burst", "limit": 5, "seconds": 1}],
     )
     day1 = collect("daily_prices", universe_limit=6, quota_windows=LOOSE, timeout_s=SLOW)
     assert day1.status == "partial" and day1.error_class == "QuotaExhausted"
@@ -82,7 +90,9 @@ def test_the_backfill_spreads_over_quota_days_and_resumes(collect, db, sandbox, 
     )
     db.commit()
     assert by_source == {"fmp": 3, "alpha_vantage": 1}
-    av_symbol = db.execute("SELECT DISTINCT symbol FROM daily_prices WHERE source = 'alpha_vantage'").fetchone()[0]
+    av_symbol = db.execute(
+        "SELECT DISTINCT symbol FROM daily_prices WHERE source = 'alpha_vantage'"
+    ).fetchone()[0]
     db.commit()
     assert len(_bars(db, av_symbol)) == daily_bars.AV_COMPACT_SESSIONS
 
@@ -114,7 +124,12 @@ def test_etf_history_uses_the_etf_universe(collect, db, sandbox):
 
 def test_crypto_backfill_pages_back_over_runs_then_adds_each_new_kst_day(collect, db, sandbox, engine_clock):
     assert collect("market_code_bithumb").status == "ok"
-    markets = [r[0] for r in db.execute("SELECT market_code FROM market_code_bithumb WHERE market_code LIKE 'KRW-%' ORDER BY 1 LIMIT 2")]
+    markets = [
+        r[0]
+        for r in db.execute(
+            "SELECT market_code FROM market_code_bithumb WHERE market_code LIKE 'KRW-%' ORDER BY 1 LIMIT 2"
+        )
+    ]
     db.commit()
     # 2026-11-16 15:00 UTC is 00:00 KST on the 17th: the 16th (KST) is the newest complete day.
     newest = date(2026, 11, 16)
@@ -125,9 +140,13 @@ def test_crypto_backfill_pages_back_over_runs_then_adds_each_new_kst_day(collect
     assert [r.calls for r in runs] == [2, 2, 2, 2]
     for market in markets:
         symbol = market.split("-", 1)[1]
-        days = [r[0] for r in db.execute(
-            "SELECT date FROM crypto_daily_prices WHERE symbol = %s AND quote = 'KRW' ORDER BY date", (symbol,)
-        )]
+        days = [
+            r[0]
+            for r in db.execute(
+                "SELECT date FROM crypto_daily_prices WHERE symbol = %s AND quote = 'KRW' ORDER BY date",
+                (symbol,),
+            )
+        ]
         db.commit()
         assert days[-1] == newest and len(days) == 730 and len(set(days)) == 730
         assert days[0] == newest - timedelta(days=729)
@@ -148,7 +167,8 @@ def test_coingecko_chart_parses_to_usd_closes_of_past_days(sandbox):
     assert len(rows) == 30 and rows[-1]["date"] == date(2026, 11, 15)
     assert rows[-1]["close"] == Decimal(str(body["prices"][-2][1]))  # 00:00 UTC of the 16th closes the 15th
     refused = httpx.get(
-        sandbox.base_url("coingecko") + "/coins/bitcoin/market_chart", params={"vs_currency": "usd", "days": "366"}
+        sandbox.base_url("coingecko") + "/coins/bitcoin/market_chart",
+        params={"vs_currency": "usd", "days": "366"},
     )
     assert refused.status_code == 401 and refused.json()["error"]["status"]["error_code"] == 10012
 
@@ -178,13 +198,18 @@ def test_earnings_history_prices_and_basic_eps_are_filled_from_collected_data(co
     assert rows and all(r[2] is not None for r in rows)
     symbol, report, before, opened, closed, gap, move = rows[-1]
     session = next(d for d in sessions(report, report + timedelta(days=7)))
-    bar = db.execute("SELECT open, close FROM daily_prices WHERE symbol = %s AND date = %s", (symbol, session)).fetchone()
+    bar = db.execute(
+        "SELECT open, close FROM daily_prices WHERE symbol = %s AND date = %s", (symbol, session)
+    ).fetchone()
     prev = db.execute(
-        "SELECT close FROM daily_prices WHERE symbol = %s AND date < %s ORDER BY date DESC LIMIT 1", (symbol, session)
+        "SELECT close FROM daily_prices WHERE symbol = %s AND date < %s ORDER BY date DESC LIMIT 1",
+        (symbol, session),
     ).fetchone()
     db.commit()
     assert (opened, closed, before) == (bar[0], bar[1], prev[0])
-    assert gap == round((opened - before) / before * 100, 4) and move == round((closed - before) / before * 100, 4)
+    assert gap == round((opened - before) / before * 100, 4) and move == round(
+        (closed - before) / before * 100, 4
+    )
     eps = db.execute(
         """SELECT i.basic_eps, round(i.net_income / o.shares_outstanding, 4) FROM income_stmt i
              JOIN company_overview o USING (symbol) WHERE i.net_income IS NOT NULL"""

@@ -69,7 +69,9 @@ def test_a_producer_disconnect_leaves_a_recorded_gap(
 
 def test_gaps_between_returns_overlapping_gaps_of_the_symbol_oldest_first(db: psycopg.Connection) -> None:
     gaps = [
-        ConnectionGap("trades", "0/2#0", ("AAPL", "MSFT"), T0, T0 + timedelta(minutes=3), "ConnectionClosedError"),
+        ConnectionGap(
+            "trades", "0/2#0", ("AAPL", "MSFT"), T0, T0 + timedelta(minutes=3), "ConnectionClosedError"
+        ),
         ConnectionGap("trades", "0/2#0", ("AAPL",), T0 + timedelta(hours=1), None, "stopped"),
         ConnectionGap("trades", "1/2#0", ("NVDA",), T0, T0 + timedelta(minutes=5), "TimeoutError"),
         ConnectionGap("etf", "0/1#0", ("AAPL",), T0, T0 + timedelta(minutes=5), "TimeoutError"),

@@ -109,9 +109,7 @@ def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: p
     _fill(conn, now_ms)
     before = _checksums(conn)
     assert all(count > 5000 for count, _ in before.values())
-    max_ids = {
-        t: conn.execute(f"SELECT max(id) FROM {t}").fetchone()[0] for t in TICK_TABLES
-    }
+    max_ids = {t: conn.execute(f"SELECT max(id) FROM {t}").fetchone()[0] for t in TICK_TABLES}
 
     applied = migrate(conn)
     assert CONVERSION in applied
@@ -139,18 +137,22 @@ def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: p
         # New rows continue the identity sequence instead of reusing ids.
         if max_ids[table] is not None and table != "bithumb_ticker":
             new_id = conn.execute(
-                f"INSERT INTO {table} (symbol, price, timestamp_ms) VALUES ('NEW', 1, %s) RETURNING id", (now_ms,)
+                f"INSERT INTO {table} (symbol, price, timestamp_ms) VALUES ('NEW', 1, %s) RETURNING id",
+                (now_ms,),
             ).fetchone()[0]
             assert new_id > max_ids[table]
-    in_default = conn.execute(
-        "SELECT symbol FROM sp500_websocket_trades_default ORDER BY symbol"
-    ).fetchall()
+    in_default = conn.execute("SELECT symbol FROM sp500_websocket_trades_default ORDER BY symbol").fetchall()
     assert [r[0] for r in in_default] == ["FUT", "OLD"]
     # Index names and the replay-safe key survive; the view over bithumb_ticker reads the new table.
     indexes = {
-        r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'sp500_websocket_trades'")
+        r[0]
+        for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'sp500_websocket_trades'")
     }
-    assert {"sp500_websocket_trades_pkey", "idx_sp500_trades_symbol_created", "idx_sp500_trades_created_brin"} <= indexes
+    assert {
+        "sp500_websocket_trades_pkey",
+        "idx_sp500_trades_symbol_created",
+        "idx_sp500_trades_created_brin",
+    } <= indexes
     dup = conn.execute(
         "INSERT INTO sp500_websocket_trades (symbol, price, timestamp_ms, seq)"
         " SELECT symbol, price, timestamp_ms, seq FROM sp500_websocket_trades LIMIT 50 ON CONFLICT DO NOTHING"
@@ -167,27 +169,28 @@ def test_a_mismatch_rolls_the_conversion_back(legacy_db: psycopg.Connection) -> 
         "INSERT INTO etf_realtime_prices (symbol, price, timestamp_ms) SELECT 'X', g, g FROM generate_series(1, 50) g"
     )
     # A trigger on the new parent that alters rows during the copy stands for any lossy copy.
-    with pytest.raises(psycopg.errors.RaiseException, match="copy differs"):
-        with conn.transaction():
-            conn.execute(_CREATE_FUNCTIONS_ONLY)
-            conn.execute(
-                """CREATE FUNCTION mp_test_corrupt() RETURNS event_trigger LANGUAGE plpgsql AS $$
-                   BEGIN
-                     IF EXISTS (SELECT 1 FROM pg_class WHERE relname = 'etf_realtime_prices' AND relkind = 'p')
-                        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'mp_corrupt') THEN
-                       EXECUTE 'CREATE FUNCTION mp_corrupt_row() RETURNS trigger LANGUAGE plpgsql AS '
-                               '''BEGIN NEW.price := NEW.price + 1; RETURN NEW; END''';
-                       EXECUTE 'CREATE TRIGGER mp_corrupt BEFORE INSERT ON etf_realtime_prices '
-                               'FOR EACH ROW EXECUTE FUNCTION mp_corrupt_row()';
-                     END IF;
-                   END $$"""
-            )
-            conn.execute(
-                "CREATE EVENT TRIGGER mp_test_corrupt ON ddl_command_end WHEN TAG IN ('CREATE TABLE')"
-                " EXECUTE FUNCTION mp_test_corrupt()"
-            )
-            conn.execute("SELECT mp_partition_by_day('etf_realtime_prices', 'timestamp_ms', 2)")
-    kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = 'etf_realtime_prices'::regclass").fetchone()[0]
+    with pytest.raises(psycopg.errors.RaiseException, match="copy differs"), conn.transaction():
+        conn.execute(_CREATE_FUNCTIONS_ONLY)
+        conn.execute(
+            """CREATE FUNCTION mp_test_corrupt() RETURNS event_trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                 IF EXISTS (SELECT 1 FROM pg_class WHERE relname = 'etf_realtime_prices' AND relkind = 'p')
+                    AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'mp_corrupt') THEN
+                   EXECUTE 'CREATE FUNCTION mp_corrupt_row() RETURNS trigger LANGUAGE plpgsql AS '
+                           '''BEGIN NEW.price := NEW.price + 1; RETURN NEW; END''';
+                   EXECUTE 'CREATE TRIGGER mp_corrupt BEFORE INSERT ON etf_realtime_prices '
+                           'FOR EACH ROW EXECUTE FUNCTION mp_corrupt_row()';
+                 END IF;
+               END $$"""
+        )
+        conn.execute(
+            "CREATE EVENT TRIGGER mp_test_corrupt ON ddl_command_end WHEN TAG IN ('CREATE TABLE')"
+            " EXECUTE FUNCTION mp_test_corrupt()"
+        )
+        conn.execute("SELECT mp_partition_by_day('etf_realtime_prices', 'timestamp_ms', 2)")
+    kind = conn.execute(
+        "SELECT relkind FROM pg_class WHERE oid = 'etf_realtime_prices'::regclass"
+    ).fetchone()[0]
     assert kind == "r"
     assert conn.execute("SELECT count(*), sum(price) FROM etf_realtime_prices").fetchone() == (50, 1275)
 

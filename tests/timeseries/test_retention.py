@@ -19,10 +19,13 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _insert_trades(conn: psycopg.Connection, table: str, rows: list[tuple[str, float, float, int, int]]) -> None:
+def _insert_trades(
+    conn: psycopg.Connection, table: str, rows: list[tuple[str, float, float, int, int]]
+) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO {table} (symbol, price, volume, timestamp_ms, seq) VALUES (%s, %s, %s, %s, %s)", rows
+            f"INSERT INTO {table} (symbol, price, volume, timestamp_ms, seq) VALUES (%s, %s, %s, %s, %s)",
+            rows,
         )
     conn.commit()
 
@@ -45,7 +48,11 @@ def test_retention_rolls_up_then_drops_old_days_and_the_candles_remain(settings,
     ]
     _insert_trades(db, "sp500_websocket_trades", trades)
     # The sink kept candles for AAA (as it does in the trade's transaction); BBB's are missing.
-    aaa = [SimpleNamespace(symbol=s, price=p, volume=v, timestamp_ms=t, seq=q) for s, p, v, t, q in trades if s == "AAA"]
+    aaa = [
+        SimpleNamespace(symbol=s, price=p, volume=v, timestamp_ms=t, seq=q)
+        for s, p, v, t, q in trades
+        if s == "AAA"
+    ]
     with db.transaction():
         sink_candles.merge(db, "trades", sink_candles.aggregate(aaa))
     kept_before = db.execute(
@@ -62,13 +69,18 @@ def test_retention_rolls_up_then_drops_old_days_and_the_candles_remain(settings,
     assert _partition_of(db, "sp500_websocket_trades", "CCC") == {"sp500_websocket_trades_default"}
 
     clock = ManualClock(later)
-    result = run_dataset("tick_partitions", settings=settings, options=RunOptions(clock=clock), logical_date=later)
+    result = run_dataset(
+        "tick_partitions", settings=settings, options=RunOptions(clock=clock), logical_date=later
+    )
     assert result.status == "ok", result.message
 
     # Yesterday's ticks are gone with their partition; the rolled-up candles stay.
     name = partitions.partition_name("sp500_websocket_trades", yesterday.date())
     assert db.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None
-    assert db.execute("SELECT count(*) FROM sp500_websocket_trades WHERE symbol IN ('AAA','BBB')").fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM sp500_websocket_trades WHERE symbol IN ('AAA','BBB')").fetchone()[0]
+        == 0
+    )
     kept_after = db.execute(
         "SELECT interval_s, bucket_start, open, high, low, close, volume, trades FROM trade_candles"
         " WHERE symbol = 'AAA' ORDER BY 1, 2"
@@ -79,7 +91,11 @@ def test_retention_rolls_up_then_drops_old_days_and_the_candles_remain(settings,
         " WHERE stream = 'trades' AND symbol = 'BBB' GROUP BY 1 ORDER BY 1"
     ).fetchall()
     bbb_volume = sum(v for s, _, v, _, _ in trades if s == "BBB")
-    assert [(i, float(v), n) for i, v, n, _ in bbb] == [(60, bbb_volume, 30), (300, bbb_volume, 30), (3600, bbb_volume, 30)]
+    assert [(i, float(v), n) for i, v, n, _ in bbb] == [
+        (60, bbb_volume, 30),
+        (300, bbb_volume, 30),
+        (3600, bbb_volume, 30),
+    ]
     first_bbb = next(t for t in trades if t[0] == "BBB")
     opening = db.execute(
         "SELECT open FROM trade_candles WHERE symbol = 'BBB' AND interval_s = 3600 ORDER BY bucket_start LIMIT 1"
@@ -103,9 +119,13 @@ def test_retention_rolls_up_then_drops_old_days_and_the_candles_remain(settings,
     for table in ("sp500_websocket_trades", "finnhub_trades", "etf_realtime_prices", "bithumb_ticker"):
         for offset in range(8):
             day = (later + timedelta(days=offset)).date()
-            assert db.execute("SELECT to_regclass(%s)", (partitions.partition_name(table, day),)).fetchone()[0]
+            assert db.execute("SELECT to_regclass(%s)", (partitions.partition_name(table, day),)).fetchone()[
+                0
+            ]
     db.commit()
-    again = run_dataset("tick_partitions", settings=settings, options=RunOptions(clock=clock), logical_date=later)
+    again = run_dataset(
+        "tick_partitions", settings=settings, options=RunOptions(clock=clock), logical_date=later
+    )
     assert again.status == "ok" and again.rows_inserted == 0
 
 
@@ -118,5 +138,12 @@ def test_retention_is_configurable_per_table(settings, db) -> None:
     )
     assert result.status == "ok", result.message
     today = datetime.now(UTC).date()
-    assert db.execute("SELECT to_regclass(%s)", (partitions.partition_name("etf_realtime_prices", today),)).fetchone()[0]
-    assert db.execute("SELECT to_regclass(%s)", (partitions.partition_name("finnhub_trades", today),)).fetchone()[0] is None
+    assert db.execute(
+        "SELECT to_regclass(%s)", (partitions.partition_name("etf_realtime_prices", today),)
+    ).fetchone()[0]
+    assert (
+        db.execute(
+            "SELECT to_regclass(%s)", (partitions.partition_name("finnhub_trades", today),)
+        ).fetchone()[0]
+        is None
+    )

@@ -28,7 +28,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_date, to_decimal, to_int
+from marketpipe.providers.base import clean_text, to_decimal, to_int
 
 #: Largest price/volume the NUMERIC(20, 6) / NUMERIC(30, 10) columns take; beyond is a bad bar.
 MAX_STOCK_VALUE = Decimal("1e13")
@@ -65,19 +65,35 @@ def bithumb_days_request(market: str, count: int, to: datetime | None = None) ->
     params = {"market": market, "count": str(max(1, min(BITHUMB_MAX_COUNT, count)))}
     if to is not None:
         params["to"] = to.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ApiRequest(provider="bithumb", path="/v1/candles/days", params=params, label=f"Bithumb days {market}")
+    return ApiRequest(
+        provider="bithumb", path="/v1/candles/days", params=params, label=f"Bithumb days {market}"
+    )
 
 
 def coingecko_chart_request(coin_id: str, days: int) -> ApiRequest:
     return ApiRequest(
         provider="coingecko",
         path=f"/coins/{coin_id}/market_chart",
-        params={"vs_currency": "usd", "days": str(max(1, min(COINGECKO_MAX_DAYS, days))), "interval": "daily"},
+        params={
+            "vs_currency": "usd",
+            "days": str(max(1, min(COINGECKO_MAX_DAYS, days))),
+            "interval": "daily",
+        },
         label=f"CoinGecko market_chart {coin_id}",
     )
 
 
 # -- parsers ----------------------------------------------------------------------------------------
+
+
+def to_day(value: Any) -> date | None:
+    """``YYYY-MM-DD`` exactly (no trailing text, no other formats); None otherwise."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _bounded(value: Any, limit: Decimal) -> Decimal | None:
@@ -87,7 +103,9 @@ def _bounded(value: Any, limit: Decimal) -> Decimal | None:
     return number
 
 
-def _stock_bar(symbol: str, day: date | None, o: Any, h: Any, lo: Any, c: Any, v: Any, source: str) -> Row | None:
+def _stock_bar(
+    symbol: str, day: date | None, o: Any, h: Any, lo: Any, c: Any, v: Any, source: str
+) -> Row | None:
     close = _bounded(c, MAX_STOCK_VALUE)
     if day is None or close is None or close <= 0:
         return None
@@ -115,13 +133,15 @@ def parse_fmp_eod(body: Any, symbol: str, start: date | None = None, end: date |
     if isinstance(body, Mapping) and isinstance(body.get("historical"), list):  # legacy v3 shape
         body = body["historical"]
     if not isinstance(body, list):
-        raise MalformedResponse("fmp", f"historical-price-eod: expected a JSON array, got {type(body).__name__}")
+        raise MalformedResponse(
+            "fmp", f"historical-price-eod: expected a JSON array, got {type(body).__name__}"
+        )
     rows = []
     for item in body:
         if not isinstance(item, Mapping):
             continue
         row = _stock_bar(
-            symbol, to_date(item.get("date")), item.get("open"), item.get("high"), item.get("low"),
+            symbol, to_day(item.get("date")), item.get("open"), item.get("high"), item.get("low"),
             item.get("close"), item.get("volume"), "fmp",
         )  # fmt: skip
         if row is not None:
@@ -139,7 +159,7 @@ def parse_av_daily(body: Any, symbol: str, start: date | None = None, end: date 
         if not isinstance(bar, Mapping):
             continue
         row = _stock_bar(
-            symbol, to_date(day_text), bar.get("1. open"), bar.get("2. high"), bar.get("3. low"),
+            symbol, to_day(day_text), bar.get("1. open"), bar.get("2. high"), bar.get("3. low"),
             bar.get("4. close"), bar.get("5. volume"), "alpha_vantage",
         )  # fmt: skip
         if row is not None:
@@ -147,7 +167,9 @@ def parse_av_daily(body: Any, symbol: str, start: date | None = None, end: date 
     return _in_window(rows, start, end)
 
 
-def _crypto_row(symbol: str, quote: str, day: date, o: Any, h: Any, lo: Any, c: Any, v: Any, source: str) -> Row | None:
+def _crypto_row(
+    symbol: str, quote: str, day: date, o: Any, h: Any, lo: Any, c: Any, v: Any, source: str
+) -> Row | None:
     close = _bounded(c, MAX_CRYPTO_VALUE)
     if close is None or close <= 0:
         return None
@@ -183,7 +205,7 @@ def parse_bithumb_days(body: Any, market: str) -> list[Row]:
         if not isinstance(item, Mapping) or clean_text(item.get("market")) not in (None, market):
             continue
         kst = clean_text(item.get("candle_date_time_kst"))
-        day = to_date(kst[:10]) if kst else None
+        day = to_day(kst[:10]) if kst and len(kst) >= 10 else None
         if day is None:
             continue
         row = _crypto_row(

@@ -116,7 +116,8 @@ def apply_retention(query: Query, spec: TickTable, today: date) -> list[Action]:
         actions.append(Action(spec.table, name, "dropped", rows))
     purged = int(
         query(
-            "SELECT mp_purge_default(%s, %s, %s, %s)", (spec.table, spec.key, spec.candle_stream, day_ms(cutoff))
+            "SELECT mp_purge_default(%s, %s, %s, %s)",
+            (spec.table, spec.key, spec.candle_stream, day_ms(cutoff)),
         )[0][0]
     )
     if purged:

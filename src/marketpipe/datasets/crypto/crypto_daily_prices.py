@@ -59,7 +59,9 @@ def items(ctx: RunContext) -> Sequence[str]:
     return [market for market in krw_markets(ctx) if market not in fresh]
 
 
-def _merge_state(ctx: RunContext, market: str, provider: str, rows: list[Row], complete: bool) -> dict[str, Any]:
+def _merge_state(
+    ctx: RunContext, market: str, provider: str, rows: list[Row], complete: bool
+) -> dict[str, Any]:
     found = ctx.item_state(market)
     state = dict(found.state) if found is not None else {}
     mine = dict(state.get(provider) or {})
@@ -82,7 +84,11 @@ def fetch_bithumb(ctx: RunContext, market: str) -> ItemResult:
     target = newest - timedelta(days=HISTORY_DAYS - 1)
     last, first = _day(mine.get("last")), _day(mine.get("first"))
     if last is None or last < newest:  # the newest days first
-        count = daily_bars.BITHUMB_MAX_COUNT if last is None else min(daily_bars.BITHUMB_MAX_COUNT, (newest - last).days)
+        count = (
+            daily_bars.BITHUMB_MAX_COUNT
+            if last is None
+            else min(daily_bars.BITHUMB_MAX_COUNT, (newest - last).days)
+        )
         until = datetime.combine(newest + timedelta(days=1), time(0), UTC) - KST  # 00:00 KST today
         backwards = last is None
     elif not mine.get("complete") and first is not None:  # then one page further back
@@ -113,10 +119,16 @@ def fetch_coingecko(ctx: RunContext, market: str) -> ItemResult:
     mine = ((state.state if state else {}) or {}).get("coingecko") or {}
     newest = _complete_day(ctx, "coingecko")
     last = _day(mine.get("last"))
-    days = daily_bars.COINGECKO_MAX_DAYS if last is None else min(daily_bars.COINGECKO_MAX_DAYS, (newest - last).days + 1)
+    days = (
+        daily_bars.COINGECKO_MAX_DAYS
+        if last is None
+        else min(daily_bars.COINGECKO_MAX_DAYS, (newest - last).days + 1)
+    )
     reply = ctx.call(daily_bars.coingecko_chart_request(found[0][0], days))
     symbol, _ = daily_bars.split_market(market)
-    rows = [r for r in daily_bars.parse_coingecko_chart(reply.json(), symbol, ctx.now()) if r["date"] <= newest]
+    rows = [
+        r for r in daily_bars.parse_coingecko_chart(reply.json(), symbol, ctx.now()) if r["date"] <= newest
+    ]
     return ItemResult(rows, _merge_state(ctx, market, "coingecko", rows, True))
 
 

@@ -69,7 +69,9 @@ def derive(ctx: RunContext, item: str) -> list[Row]:
     return []  # the work is two UPDATEs in the item's transaction (after_merge)
 
 
-def fill(conn: psycopg.Connection, ctx: RunContext, item: str, rows: list[Row], merged: MergeResult) -> MergeResult:
+def fill(
+    conn: psycopg.Connection, ctx: RunContext, item: str, rows: list[Row], merged: MergeResult
+) -> MergeResult:
     earnings = conn.execute(_EARNINGS).rowcount
     eps = conn.execute(_EPS).rowcount
     return MergeResult(updated=max(earnings, 0) + max(eps, 0))

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from marketpipe.engine.registry import ItemResult, Row, RunContext
 from marketpipe.http.errors import QuotaExhausted, RefusedError
 from marketpipe.providers import daily_bars
-from marketpipe.engine.registry import ItemResult, Row, RunContext
 from marketpipe.timeseries.trading_days import last_closed_session
 
 HISTORY_YEARS = 5
@@ -109,7 +109,9 @@ def fetch_fmp(ctx: RunContext, symbol: str) -> ItemResult:
 def fetch_alpha_vantage(ctx: RunContext, symbol: str) -> ItemResult:
     used = _av_used.get((ctx.dataset, ctx.run_id), 0)
     if used >= AV_ITEMS_PER_RUN:
-        tomorrow = datetime.combine(ctx.now().date() + timedelta(days=1), datetime.min.time(), ctx.now().tzinfo)
+        tomorrow = datetime.combine(
+            ctx.now().date() + timedelta(days=1), datetime.min.time(), ctx.now().tzinfo
+        )
         raise QuotaExhausted("alpha_vantage", f"{ctx.dataset}'s share of the daily budget is used", tomorrow)
     _av_used[(ctx.dataset, ctx.run_id)] = used + 1
     state = _state(ctx, symbol)

@@ -29,7 +29,14 @@ from typing import Any
 from marketpipe.sandbox.providers import bithumb_world as bw
 from marketpipe.sandbox.providers import coingecko_universe as cu
 from marketpipe.sandbox.providers.alpha_vantage import ETFS
-from marketpipe.sandbox.world import SESSION_CLOSE_S, SESSION_OPEN_S, World, day_start, is_trading_day, stable_int
+from marketpipe.sandbox.world import (
+    SESSION_CLOSE_S,
+    SESSION_OPEN_S,
+    World,
+    day_start,
+    is_trading_day,
+    stable_int,
+)
 
 FMP_HISTORY_YEARS = 5
 AV_COMPACT = 100
@@ -141,7 +148,9 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def bithumb_days(seed: int, market: bw.Market, count: int, to_ts: float, now_ts: float) -> list[dict[str, Any]]:
+def bithumb_days(
+    seed: int, market: bw.Market, count: int, to_ts: float, now_ts: float
+) -> list[dict[str, Any]]:
     """Day candles (KST days) that start before ``to_ts``, newest first, at most ``count``."""
     end = min(to_ts, now_ts)
     day = (datetime.fromtimestamp(end, UTC) + KST).date()
@@ -159,9 +168,16 @@ def bithumb_days(seed: int, market: bw.Market, count: int, to_ts: float, now_ts:
         high, low = max(samples), min(samples)
         prev_close = bw.price_in_quote(seed, market, start - 1)
         krw_per_unit = max(close if market.quote == "KRW" else close * 1.0, 1e-12)
-        units = market.daily_volume_krw / krw_per_unit * (0.6 + 0.8 * (stable_int(seed, market.code, "dayv", day.toordinal()) % 1000) / 1000)
+        units = (
+            market.daily_volume_krw
+            / krw_per_unit
+            * (0.6 + 0.8 * (stable_int(seed, market.code, "dayv", day.toordinal()) % 1000) / 1000)
+        )
         units *= min(1.0, (until - start) / DAY_S)
-        rounded = [bw._quote_round(market, v) for v in (opening, max(high, opening, close), min(low, opening, close), close)]  # noqa: SLF001
+        rounded = [
+            bw._quote_round(market, v)
+            for v in (opening, max(high, opening, close), min(low, opening, close), close)
+        ]
         rows.append(
             {
                 "market": market.code,
@@ -174,8 +190,8 @@ def bithumb_days(seed: int, market: bw.Market, count: int, to_ts: float, now_ts:
                 "timestamp": int(until * 1000),
                 "candle_acc_trade_price": units * (opening + close) / 2,
                 "candle_acc_trade_volume": round(units, 8),
-                "prev_closing_price": bw._quote_round(market, prev_close),  # noqa: SLF001
-                "change_price": rounded[3] - bw._quote_round(market, prev_close),  # noqa: SLF001
+                "prev_closing_price": bw._quote_round(market, prev_close),
+                "change_price": rounded[3] - bw._quote_round(market, prev_close),
                 "change_rate": round((close - prev_close) / prev_close, 8) if prev_close else 0,
             }
         )
@@ -186,7 +202,9 @@ def bithumb_days(seed: int, market: bw.Market, count: int, to_ts: float, now_ts:
 def coingecko_chart(seed: int, coin: cu.Coin, days: int, now_ts: float) -> dict[str, Any]:
     """Daily points at 00:00 UTC for the last ``days`` days (today included), then the current instant."""
     today = datetime.fromtimestamp(now_ts, UTC).date()
-    points = [day_start(today - timedelta(days=n)) for n in range(days - 1, -1, -1)]  # days + 1 points with "now"
+    points = [
+        day_start(today - timedelta(days=n)) for n in range(days - 1, -1, -1)
+    ]  # days + 1 points with "now"
     points.append(now_ts)
     prices, caps, volumes = [], [], []
     for ts in points:

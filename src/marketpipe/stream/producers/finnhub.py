@@ -138,7 +138,9 @@ class FinnhubProducer:
         self._publisher: KafkaPublisher | None = None  # exists only while run() is active
         self.sequencer = TradeSequencer()
         self.gaps = (
-            GapRecorder.for_topic(config.gaps_dsn, config.topic, str(config.shard)) if config.gaps_dsn else None
+            GapRecorder.for_topic(config.gaps_dsn, config.topic, str(config.shard))
+            if config.gaps_dsn
+            else None
         )
 
     @property
