@@ -105,6 +105,12 @@ def _checksums(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
 
 def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: psycopg.Connection) -> None:
     conn = legacy_db
+    # What a column-type migration before 0155 may do (volume as BIGINT, a stored generated column):
+    # the conversion must carry both.
+    conn.execute("ALTER TABLE sp500_websocket_trades ALTER COLUMN volume TYPE bigint")
+    conn.execute(
+        "ALTER TABLE sp500_websocket_trades ADD COLUMN notional numeric GENERATED ALWAYS AS (price * volume) STORED"
+    )
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     _fill(conn, now_ms)
     before = _checksums(conn)
@@ -141,6 +147,17 @@ def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: p
                 (now_ms,),
             ).fetchone()[0]
             assert new_id > max_ids[table]
+    generated = conn.execute(
+        """SELECT a.attgenerated, pg_get_expr(d.adbin, d.adrelid), format_type(v.atttypid, v.atttypmod)
+             FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             JOIN pg_attribute v ON v.attrelid = a.attrelid AND v.attname = 'volume'
+            WHERE a.attrelid = 'sp500_websocket_trades'::regclass AND a.attname = 'notional'"""
+    ).fetchone()
+    assert generated == ("s", "(price * (volume)::numeric)", "bigint")
+    wrong = conn.execute(
+        "SELECT count(*) FROM sp500_websocket_trades WHERE notional IS DISTINCT FROM price * volume"
+    ).fetchone()[0]
+    assert wrong == 0
     in_default = conn.execute("SELECT symbol FROM sp500_websocket_trades_default ORDER BY symbol").fetchall()
     assert [r[0] for r in in_default] == ["FUT", "OLD"]
     # Index names and the replay-safe key survive; the view over bithumb_ticker reads the new table.
