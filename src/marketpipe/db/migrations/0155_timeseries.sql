@@ -86,6 +86,9 @@ BEGIN
     IF to_regclass(quote_ident(part)) IS NOT NULL THEN
         RETURN -1;
     END IF;
+    -- Creating a partition locks the parent: wait at most 5 s for a busy sink, retry next run
+    -- (the days ahead leave a week of slack).
+    PERFORM set_config('lock_timeout', '5s', true);
     IF to_regclass(quote_ident(parent || '_default')) IS NOT NULL THEN
         DROP TABLE IF EXISTS mp_moving_rows;
         EXECUTE format('CREATE TEMP TABLE mp_moving_rows ON COMMIT DROP AS SELECT %s FROM %I WITH NO DATA',
