@@ -294,8 +294,11 @@ def _insert_sql(
             action = sql.SQL("DO UPDATE SET {} WHERE ROW({}) IS DISTINCT FROM ROW({})").format(
                 sql.SQL(", ").join(sets), old, new
             )
+    # DO NOTHING returns inserted rows only; it needs no xmax, which a partitioned table (the tick
+    # tables, migration 0155) cannot return on PostgreSQL 16.
+    is_new = sql.SQL("(xmax = 0)") if on_conflict == "update" else sql.SQL("true")
     return sql.SQL(
         "WITH merged AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
-        "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS is_new) "
+        "ON CONFLICT ({keys}) {action} RETURNING {is_new} AS is_new) "
         "SELECT count(*) FILTER (WHERE is_new), count(*) FROM merged"
-    ).format(target=target, cols=col_list, stage=stage, keys=key_list, action=action)
+    ).format(target=target, cols=col_list, stage=stage, keys=key_list, action=action, is_new=is_new)

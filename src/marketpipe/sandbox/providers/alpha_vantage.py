@@ -937,6 +937,7 @@ FUNCTIONS = frozenset(
         "TOP_GAINERS_LOSERS",
         "NEWS_SENTIMENT",
         "ETF_PROFILE",
+        "TIME_SERIES_DAILY",
     )
 )
 
@@ -989,6 +990,15 @@ async def query(request: Request) -> Response:
         }
         return call.json(statements(world, company.symbol, now, report[function]))
 
+    if function == "TIME_SERIES_DAILY":
+        from marketpipe.sandbox.providers import daily_history
+
+        symbol = (params.get("symbol") or "").strip().upper()
+        if (params.get("outputsize") or "compact").lower() == "full":
+            return call.json({"Information": PREMIUM})  # free keys: compact (100 sessions) only
+        if not symbol or not daily_history.stock_known(world, symbol):
+            return call.json(invalid_call(function))
+        return call.json(daily_history.av_daily(world, symbol, call.ts))
     if function == "ETF_PROFILE":
         symbol = (params.get("symbol") or "").strip().upper()
         if not symbol:

@@ -9,6 +9,7 @@ HTTP 200 and signals failure with ``status`` ≠ ``"0000"`` (a ``reply`` fault w
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -92,6 +93,34 @@ async def ticker(request: Request) -> Response:
     if not found:
         return _error(404, "Code not found", 404)
     return call.json([bw.ticker(seed, market, call.ts) for market in found])
+
+
+@router.get("/v1/candles/days")
+async def candles_days(request: Request) -> Response:
+    """``GET /v1/candles/days?market=KRW-BTC&count=200&to=...`` — KST day candles, newest first."""
+    from datetime import datetime
+
+    from marketpipe.sandbox.providers import daily_history
+
+    call = await _open(request, "/v1/candles/days")
+    if call.reply is not None:
+        return call.reply
+    code = (request.query_params.get("market") or "").strip().upper()
+    market = bw.markets(call.world.seed).by_code.get(code)
+    if market is None:
+        return _error(404, "Code not found", 404)
+    raw_count = request.query_params.get("count") or "1"
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= daily_history.BITHUMB_MAX_COUNT:
+        return _error(400, "count must be between 1 and 200", "invalid_parameter")
+    to_ts = call.ts
+    raw_to = request.query_params.get("to")
+    if raw_to:
+        try:
+            moment = datetime.fromisoformat(raw_to.strip().replace("Z", "+00:00").replace(" ", "T"))
+        except ValueError:
+            return _error(400, "invalid to", "invalid_parameter")
+        to_ts = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return call.json(daily_history.bithumb_days(call.world.seed, market, int(raw_count), to_ts, call.ts))
 
 
 @router.get("/public/ticker/{pair}")

@@ -553,6 +553,25 @@ def _developer(seed: int, coin: cu.Coin, t: float) -> dict[str, Any]:
     }
 
 
+@router.get("/coins/{coin_id}/market_chart")
+async def coin_market_chart(request: Request, coin_id: str) -> Response:
+    """``GET /coins/{id}/market_chart?vs_currency=usd&days=N[&interval=daily]`` — Demo: ≤ 365 days."""
+    from marketpipe.sandbox.providers import daily_history
+
+    opened = await _open_coin(request, "/coins/{id}/market_chart", coin_id)
+    if isinstance(opened, Response):
+        return opened
+    call, coin = opened
+    if (request.query_params.get("vs_currency") or "").lower() != "usd":
+        return call.json({"error": "invalid vs_currency"}, 400)
+    raw_days = (request.query_params.get("days") or "").strip().lower()
+    if raw_days == "max" or (raw_days.isdigit() and int(raw_days) > daily_history.COINGECKO_DEMO_DAYS):
+        return call.json(daily_history.COINGECKO_RANGE_BODY, 401)
+    if not raw_days.isdigit() or int(raw_days) < 1:
+        return call.json({"error": "invalid days"}, 400)
+    return call.json(daily_history.coingecko_chart(call.world.seed, coin, int(raw_days), call.ts))
+
+
 @router.get("/coins/{coin_id}/tickers")
 async def coin_tickers(request: Request, coin_id: str) -> Response:
     """``GET /coins/{id}/tickers`` — 100 per page (empty past the end), ``exchange_ids``/``order``/``depth``."""

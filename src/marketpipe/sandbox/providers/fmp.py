@@ -256,6 +256,29 @@ async def company_earnings(request: Request) -> Response:
     return call.json(rows[:limit])
 
 
+# -- daily history (additive: served from sandbox.providers.daily_history) -------------------------
+
+
+@router.get("/historical-price-eod/full")
+async def historical_price_eod(request: Request) -> Response:
+    """End-of-day bars of ``symbol`` with ``from``/``to`` inclusive, newest first (stocks and ETFs)."""
+    from marketpipe.sandbox.providers import daily_history
+
+    call, refused = await _open(request, "historical-price-eod")
+    if refused is not None:
+        return refused
+    symbol = (request.query_params.get("symbol") or "").strip().upper()
+    premium = _premium(call, symbol)
+    if premium is not None:
+        return premium
+    if not symbol or not daily_history.stock_known(call.world, symbol):
+        return call.json([])
+    today = call.now.date()
+    first = _date(request.query_params.get("from"), today - timedelta(days=5 * 365))
+    last = _date(request.query_params.get("to"), today)
+    return call.json(daily_history.fmp_eod(call.world, symbol, first, last, call.ts))
+
+
 # -- index membership -----------------------------------------------------------------------------
 
 

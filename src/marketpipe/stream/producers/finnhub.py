@@ -27,6 +27,7 @@ from marketpipe.stream.producers.pacing import Backoff
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.sharding import Shard
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
+from marketpipe.timeseries.gaps import GapRecorder
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class FinnhubProducerConfig:
     dedupe_window_s: float = 5.0
     log_interval: float = 30.0
     kafka_config: dict[str, Any] = field(default_factory=dict)
+    #: PostgreSQL URL for recording connection gaps in stream_gaps (None: not recorded).
+    gaps_dsn: str | None = field(default_factory=lambda: os.environ.get("MARKETPIPE_DATABASE_URL") or None)
 
 
 #: The table key's ``seq`` column is a smallint.
@@ -134,6 +137,11 @@ class FinnhubProducer:
         self.streams: list[TradeStream] = []
         self._publisher: KafkaPublisher | None = None  # exists only while run() is active
         self.sequencer = TradeSequencer()
+        self.gaps = (
+            GapRecorder.for_topic(config.gaps_dsn, config.topic, str(config.shard))
+            if config.gaps_dsn
+            else None
+        )
 
     @property
     def subscribed(self) -> set[str]:
@@ -158,6 +166,7 @@ class FinnhubProducer:
             idle_timeout=cfg.idle_timeout,
             backoff=Backoff(cfg.backoff_base, cfg.backoff_cap),
             dedupe_window_s=cfg.dedupe_window_s,
+            on_gap=self.gaps.callback(len(self.streams)) if self.gaps else None,
         )
 
     def _publish(self, trades: list[Trade]) -> None:
@@ -210,7 +219,9 @@ class FinnhubProducer:
             client_id=f"marketpipe-finnhub-{cfg.shard.index}",
             config=cfg.kafka_config,
         )
-        self.streams = [self._make_stream(t, c) for t, c in zip(cfg.tokens, self.chunks, strict=False)]
+        self.streams = []
+        for token, chunk in zip(cfg.tokens, self.chunks, strict=False):
+            self.streams.append(self._make_stream(token, chunk))
         tasks = [
             asyncio.create_task(s.run(stop), name=f"finnhub-conn-{i}") for i, s in enumerate(self.streams)
         ]
@@ -220,3 +231,5 @@ class FinnhubProducer:
             stop.set()  # one connection failing hard stops the others too, then Kafka is flushed
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(self._publisher.close)
+            if self.gaps is not None:
+                await asyncio.to_thread(self.gaps.close)

@@ -236,6 +236,7 @@ class TradeStream:
         open_timeout: float = 10.0,
         backoff: Backoff | None = None,
         dedupe_window_s: float = 5.0,
+        on_gap: Callable[[float, float | None, list[str], str], None] | None = None,
     ) -> None:
         self._url = ws_url(base_url, token)
         self._secrets = [token] if token else []
@@ -254,6 +255,10 @@ class TradeStream:
         self.subscribed: set[str] = set()
         self.connections = 0
         self.cap_replies = 0
+        #: Connection gaps (stream_gaps): on_gap(from_s, to_s or None, symbols, reason) once resubscribed.
+        self.on_gap = on_gap
+        self._last_frame_s: float | None = None
+        self._lost: tuple[float, list[str], str] | None = None
         # The websockets library logs the request path (with ?token=) at debug level: scrub it.
         self._ws_log = logging.getLogger(f"{__name__}.websockets")
         if not any(isinstance(f, RedactingFilter) for f in self._ws_log.filters):
@@ -278,6 +283,7 @@ class TradeStream:
                 await self._connect_and_read(stop)
             except (OSError, TimeoutError, WebSocketException, FinnhubConnectError) as exc:
                 self.stats.add("connection_errors")
+                self._mark_lost(type(exc).__name__)
                 log.warning(
                     logfmt(
                         {
@@ -303,6 +309,14 @@ class TradeStream:
                 )
             )
             await wait_or_stop(stop, delay)
+        if self._lost is not None and self.on_gap is not None:  # stopped while disconnected: open gap
+            self.on_gap(self._lost[0], None, self._lost[1], self._lost[2])
+            self._lost = None
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._lost is None and (self.subscribed or self._last_frame_s is not None):
+            since = self._last_frame_s if self._last_frame_s is not None else time.time()
+            self._lost = (since, sorted(self.subscribed or self._desired), reason)
 
     async def _connect_and_read(self, stop: asyncio.Event) -> None:
         try:
@@ -361,6 +375,7 @@ class TradeStream:
             self._handle(raw)
 
     def _handle(self, raw: str | bytes) -> None:
+        self._last_frame_s = time.time()
         try:
             frame = parse_frame(raw)
         except GarbageFrame as exc:
@@ -445,4 +460,7 @@ class TradeStream:
                     )
                 )
             log.info(logfmt({"event": "finnhub.subscribed", "symbols": len(self.subscribed)}))
+            if self._lost is not None and self.on_gap is not None:
+                self.on_gap(self._lost[0], time.time(), self._lost[1], self._lost[2])
+            self._lost = None
             await self._changed.wait()
