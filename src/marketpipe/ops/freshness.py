@@ -162,19 +162,26 @@ SELECT DISTINCT ON (dataset) dataset, status, error_class, resume_at
 """
 
 
-def dataset_freshness(
-    conn: psycopg.Connection, now: datetime, specs: Sequence[DatasetSpec] | None = None
-) -> list[Freshness]:
-    """Freshness of ``specs`` (default: every registered dataset), read in one snapshot."""
-    specs = list(specs) if specs is not None else all_datasets()
-    now = now.astimezone(UTC)
+def freshness_queries(
+    specs: Sequence[DatasetSpec], now: datetime
+) -> tuple[tuple[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]:
+    """The two read-only queries (SQL, params) whose rows :func:`build_freshness` needs (sync or async
+    callers run them on their own connection)."""
     names = [spec.name for spec in specs]
     # An item counts as fresh when it completed within one schedule period (plus grace).
     since = [now - schedule_period(s.schedule, now) - grace_for(s.schedule, now) for s in specs]
-    cursors = {row[0]: row[1:] for row in conn.execute(_CURSORS, (names, since)).fetchall()}
-    latest = {row[0]: row[1:] for row in conn.execute(_LATEST_RUNS, (names,)).fetchall()}
-    if not conn.autocommit:
-        conn.rollback()  # read-only: end the snapshot
+    return (_CURSORS, (names, since)), (_LATEST_RUNS, (names,))
+
+
+def build_freshness(
+    specs: Sequence[DatasetSpec],
+    now: datetime,
+    cursor_rows: Sequence[Sequence[Any]],
+    run_rows: Sequence[Sequence[Any]],
+) -> list[Freshness]:
+    """Freshness per dataset from the rows of :func:`freshness_queries`."""
+    cursors = {row[0]: tuple(row[1:]) for row in cursor_rows}
+    latest = {row[0]: tuple(row[1:]) for row in run_rows}
     found: list[Freshness] = []
     for spec in specs:
         market = is_market_hours(spec)
@@ -203,6 +210,20 @@ def dataset_freshness(
             )
         )
     return found
+
+
+def dataset_freshness(
+    conn: psycopg.Connection, now: datetime, specs: Sequence[DatasetSpec] | None = None
+) -> list[Freshness]:
+    """Freshness of ``specs`` (default: every registered dataset) on a sync connection."""
+    specs = list(specs) if specs is not None else all_datasets()
+    now = now.astimezone(UTC)
+    (cursor_sql, cursor_params), (run_sql, run_params) = freshness_queries(specs, now)
+    cursor_rows = conn.execute(cursor_sql, cursor_params).fetchall()
+    run_rows = conn.execute(run_sql, run_params).fetchall()
+    if not conn.autocommit:
+        conn.rollback()  # read-only: end the snapshot
+    return build_freshness(specs, now, cursor_rows, run_rows)
 
 
 def freshness_table(rows: Sequence[Freshness]) -> Any:
@@ -235,3 +256,23 @@ def _age(seconds: float | None) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.1f}d"
+
+
+def print_status_freshness(console: Any, settings: Any, now: datetime | None = None) -> list[Freshness]:
+    """Print the freshness table for ``marketpipe status`` (never starts a database: a stopped one is
+    reported, not started)."""
+    from marketpipe.runtime.postgres import PostgresService
+
+    service = PostgresService(settings)
+    url = service.url()
+    if url is None or not service.ping(url):
+        console.print("[yellow]freshness: PostgreSQL is not running (marketpipe up)[/]")
+        return []
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            rows = dataset_freshness(conn, now or datetime.now(UTC))
+    except psycopg.errors.UndefinedTable:
+        console.print("[yellow]freshness: the schema is not migrated (marketpipe migrate)[/]")
+        return []
+    console.print(freshness_table(rows))
+    return rows
