@@ -4,17 +4,20 @@ For every registered dataset, *last data* is the newest ``collect_cursors.last_d
 an item's rows were committed (or the provider answered that it had none), written in the same
 transaction as the rows. Its schedule (cron or Airflow preset) says when runs are owed; a scheduled
 run is *owed* once ``grace`` has passed after it (``grace`` = half the schedule's period, between 5
-minutes and 2 hours: time for the run to finish). Counting owed runs after the last data:
+minutes and 2 hours: time for the run to finish). With *missed* = owed runs after the last data and
+*period* = the gap between the two scheduled runs before now:
 
-- **fresh** — none missed (a weekly dataset is fresh for a week, plus grace);
-- **late** — one missed;
-- **stale** — two or more missed;
+- **fresh** — no run missed, or the data is at most one period (+ grace) old: a weekly dataset is
+  fresh for a week, a monthly one for a month, a weekday one over the weekend;
+- **late** — otherwise, when one run is missed or the data is at most two periods old;
+- **stale** — two or more runs missed and the data older than two periods;
 - **never** — no item of the dataset was ever collected.
 
 Market-hours datasets (those that derive NYSE market caches) owe runs only inside NYSE regular
-sessions (``exchange_calendars`` XNYS: weekends, holidays, half days), so a Saturday never makes
-them late. ``next_run`` is the next scheduled run (inside a session for market-hours datasets);
-``resumes_at`` is set when the latest run stopped on quota and says when its keys come back.
+sessions (``exchange_calendars`` XNYS: weekends, holidays, half days) and are judged on missed runs
+alone, so a Saturday never makes them late and ten silent minutes of a session do. ``next_run`` is
+the next scheduled run (inside a session for market-hours datasets); ``resumes_at`` is set when the
+latest run stopped on quota and says when its keys come back.
 """
 
 from __future__ import annotations
@@ -141,10 +144,24 @@ def next_run(schedule: str, now: datetime, *, market_hours: bool = False) -> dat
     return None
 
 
-def state_of(missed: int, ever: bool) -> State:
-    if not ever:
+def state_of(
+    missed: int,
+    age: timedelta | None,
+    period: timedelta,
+    grace: timedelta,
+    *,
+    market_hours: bool = False,
+) -> State:
+    """The state for ``missed`` owed runs and data ``age`` old (None: never collected)."""
+    if age is None:
         return "never"
-    return "fresh" if missed == 0 else "late" if missed == 1 else "stale"
+    if market_hours:
+        return "fresh" if missed == 0 else "late" if missed == 1 else "stale"
+    if missed == 0 or age <= period + grace:
+        return "fresh"
+    if missed == 1 or age <= 2 * period + grace:
+        return "late"
+    return "stale"
 
 
 _CURSORS = """
@@ -195,7 +212,13 @@ def build_freshness(
                 dataset=spec.name,
                 group=spec.group,
                 schedule=spec.schedule,
-                state=state_of(missed, last_data is not None),
+                state=state_of(
+                    missed,
+                    now - last_data if last_data else None,
+                    schedule_period(spec.schedule, now),
+                    grace_for(spec.schedule, now),
+                    market_hours=market,
+                ),
                 checked_at=now,
                 last_data_at=last_data,
                 age_s=(now - last_data).total_seconds() if last_data else None,
