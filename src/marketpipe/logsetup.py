@@ -124,7 +124,8 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             payload["exc"] = record.exc_text
-        return json.dumps(payload, ensure_ascii=False, default=str)
+        # ASCII escapes: a lone surrogate or a control character can never break a line or its encoding.
+        return json.dumps(payload, ensure_ascii=True, default=str)
 
 
 def _context_suffix(record: logging.LogRecord) -> str:
