@@ -42,7 +42,10 @@ def test_every_configured_provider_and_key_is_ok_on_a_healthy_sandbox(keyed, san
     bad = [(r.provider, r.verdict, r.detail) for r in results if r.verdict is not Verdict.OK]
     assert bad == []
     av = [r for r in results if r.provider == "alpha_vantage"]
-    assert [r.key for r in av] == [f"token 1 ({key_hash('sandbox-av-1')})", f"token 2 ({key_hash('sandbox-av-2')})"]
+    assert [r.key for r in av] == [
+        f"token 1 ({key_hash('sandbox-av-1')})",
+        f"token 2 ({key_hash('sandbox-av-2')})",
+    ]
     assert sandbox.admin.calls() == len(results)  # one call per provider and key, never more
 
 
@@ -75,11 +78,16 @@ def test_a_spent_daily_quota_says_until_when(keyed, sandbox):
     results = run_check(keyed, providers=["alpha_vantage"], now=sandbox.admin.now())
     assert [r.verdict for r in results] == [Verdict.QUOTA_SPENT, Verdict.QUOTA_SPENT]
     now = sandbox.admin.now()
-    assert all(r.until is not None and now < r.until <= now.replace(hour=0, minute=0, second=0) + ONE_DAY for r in results)
+    assert all(
+        r.until is not None and now < r.until <= now.replace(hour=0, minute=0, second=0) + ONE_DAY
+        for r in results
+    )
 
 
 def test_a_plan_refusal_is_told_apart_from_an_invalid_key(keyed, sandbox):
-    body = {"Error Message": "Exclusive Endpoint : This endpoint is not available under your current subscription"}
+    body = {
+        "Error Message": "Exclusive Endpoint : This endpoint is not available under your current subscription"
+    }
     sandbox.admin.add_fault("fmp", "reply", status=402, body=body)
     [result] = run_check(keyed, providers=["fmp"], now=sandbox.admin.now())
     assert result.verdict is Verdict.PLAN_REFUSAL, result.detail
@@ -112,7 +120,16 @@ def test_the_command_prints_a_table_and_fails_on_a_refused_key(sandbox, tmp_path
         MARKETPIPE_SANDBOX="true", MARKETPIPE_SANDBOX_PORT=str(sandbox.port),
         MARKETPIPE_DATA_DIR=str(tmp_path / "data"), MARKETPIPE_FRED_KEYS="sandboxfredkey000000000000000001",
     )  # fmt: skip
-    command = [sys.executable, "-c", "from marketpipe.cli import app; app()", "check", "-p", "fred", "-p", "bithumb"]
+    command = [
+        sys.executable,
+        "-c",
+        "from marketpipe.cli import app; app()",
+        "check",
+        "-p",
+        "fred",
+        "-p",
+        "bithumb",
+    ]
     ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "fred" in ok.stdout and "ok" in ok.stdout
@@ -121,4 +138,3 @@ def test_the_command_prints_a_table_and_fails_on_a_refused_key(sandbox, tmp_path
     assert refused.returncode == 1
     assert "invalid key" in refused.stdout
     assert "sandboxfredkey000000000000000001" not in refused.stdout + refused.stderr
-

@@ -42,10 +42,18 @@ def test_calls_rows_runs_and_freshness_move_on_a_sandbox_run(collect, pg_dsn, en
     after = scrape(pg_dsn, engine_clock)
     fred = key_hash(FRED_KEY_1)
     calls = value(
-        after, "marketpipe_collect_calls_total", provider="fred", endpoint="/series/observations", key=fred, outcome="ok"
+        after,
+        "marketpipe_collect_calls_total",
+        provider="fred",
+        endpoint="/series/observations",
+        key=fred,
+        outcome="ok",
     )
     assert calls == result.calls == 1
-    assert value(after, "marketpipe_collect_rows_total", dataset="cpi", action="inserted") == result.rows_inserted
+    assert (
+        value(after, "marketpipe_collect_rows_total", dataset="cpi", action="inserted")
+        == result.rows_inserted
+    )
     assert value(after, "marketpipe_collect_runs_total", dataset="cpi", status="ok") == 1
     assert value(after, "marketpipe_collect_run_duration_seconds_count", dataset="cpi") == 1
     assert value(after, "marketpipe_collect_last_run_status", dataset="cpi", status="ok") == 1
@@ -76,7 +84,12 @@ def test_a_revoked_key_is_counted_as_invalid_key_calls(collect, pg_dsn, engine_c
     )
     assert refused == 1
     served = value(
-        samples, "marketpipe_collect_calls_total", provider="alpha_vantage", endpoint="CPI", key=key_hash(AV_KEY_1), outcome="ok"
+        samples,
+        "marketpipe_collect_calls_total",
+        provider="alpha_vantage",
+        endpoint="CPI",
+        key=key_hash(AV_KEY_1),
+        outcome="ok",
     )
     assert served == 1
 
@@ -91,31 +104,63 @@ def test_quota_exhaustion_shows_in_used_remaining_spent_and_resumes_at(
 
     windows = {"alpha_vantage": (per_day(25), per_second(5))}
     fresh = scrape(pg_dsn, engine_clock, configured_keys={"alpha_vantage": [av]}, windows=windows)
-    assert value(fresh, "marketpipe_collect_quota_remaining", provider="alpha_vantage", key=av, window="day") == 25
+    assert (
+        value(fresh, "marketpipe_collect_quota_remaining", provider="alpha_vantage", key=av, window="day")
+        == 25
+    )
 
     result = collect("company_overview")
     assert result.status == "partial" and result.error_class == "QuotaExhausted", result.message
     samples = scrape(pg_dsn, engine_clock, configured_keys={"alpha_vantage": [av]}, windows=windows)
-    ok = value(samples, "marketpipe_collect_calls_total", provider="alpha_vantage", endpoint="OVERVIEW", key=av, outcome="ok")
+    ok = value(
+        samples,
+        "marketpipe_collect_calls_total",
+        provider="alpha_vantage",
+        endpoint="OVERVIEW",
+        key=av,
+        outcome="ok",
+    )
     quota = value(
-        samples, "marketpipe_collect_calls_total", provider="alpha_vantage", endpoint="OVERVIEW", key=av, outcome="quota_exhausted"
+        samples,
+        "marketpipe_collect_calls_total",
+        provider="alpha_vantage",
+        endpoint="OVERVIEW",
+        key=av,
+        outcome="quota_exhausted",
     )
     assert (ok, quota) == (3, 1)
-    assert value(samples, "marketpipe_collect_quota_used", provider="alpha_vantage", key=av, window="day") == 4
-    assert value(samples, "marketpipe_collect_quota_remaining", provider="alpha_vantage", key=av, window="day") == 21
+    assert (
+        value(samples, "marketpipe_collect_quota_used", provider="alpha_vantage", key=av, window="day") == 4
+    )
+    assert (
+        value(samples, "marketpipe_collect_quota_remaining", provider="alpha_vantage", key=av, window="day")
+        == 21
+    )
     assert value(samples, "marketpipe_collect_key_spent", provider="alpha_vantage", key=av) == 1
-    spent_until = value(samples, "marketpipe_collect_key_spent_until_timestamp_seconds", provider="alpha_vantage", key=av)
+    spent_until = value(
+        samples, "marketpipe_collect_key_spent_until_timestamp_seconds", provider="alpha_vantage", key=av
+    )
     assert spent_until > engine_clock.now().timestamp()
-    assert value(samples, "marketpipe_dataset_resumes_at_timestamp_seconds", dataset="company_overview") == spent_until
-    assert value(samples, "marketpipe_collect_last_run_items", dataset="company_overview", state="pending") == 3
-    assert value(samples, "marketpipe_collect_last_run_status", dataset="company_overview", status="partial") == 1
+    assert (
+        value(samples, "marketpipe_dataset_resumes_at_timestamp_seconds", dataset="company_overview")
+        == spent_until
+    )
+    assert (
+        value(samples, "marketpipe_collect_last_run_items", dataset="company_overview", state="pending") == 3
+    )
+    assert (
+        value(samples, "marketpipe_collect_last_run_status", dataset="company_overview", status="partial")
+        == 1
+    )
 
 
 def test_no_key_value_reaches_the_exposition(settings, collect, pg_dsn, engine_clock, sandbox):
     sandbox.admin.add_fault("fred", "revoked_key")
     collect("cpi")
     registry = CollectorRegistry()
-    registry.register(CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=engine_clock.now))
+    registry.register(
+        CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=engine_clock.now)
+    )
     text = generate_latest(registry).decode()
     assert FRED_KEY_1 not in text and AV_KEY_1 not in text
     assert key_hash(FRED_KEY_1) in text
@@ -123,7 +168,8 @@ def test_no_key_value_reaches_the_exposition(settings, collect, pg_dsn, engine_c
 
 def test_an_unreachable_database_is_reported_as_down_not_raised(engine_clock):
     collector = CollectionCollector(
-        lambda: psycopg.connect("postgresql://nobody@127.0.0.1:1/none", connect_timeout=1), now=engine_clock.now
+        lambda: psycopg.connect("postgresql://nobody@127.0.0.1:1/none", connect_timeout=1),
+        now=engine_clock.now,
     )
     families = {f.name: f for f in collector.collect()}
     assert [s.value for s in families["marketpipe_collect_up"].samples] == [0]
@@ -133,7 +179,10 @@ def test_an_unreachable_database_is_reported_as_down_not_raised(engine_clock):
 def test_rejected_and_drift_columns_are_read_when_the_ledger_has_them(collect, db, pg_dsn, engine_clock):
     collect("cpi")
     absent = scrape(pg_dsn, engine_clock)
-    assert ("marketpipe_collect_rows_total", frozenset({("dataset", "cpi"), ("action", "rejected")})) not in absent
+    assert (
+        "marketpipe_collect_rows_total",
+        frozenset({("dataset", "cpi"), ("action", "rejected")}),
+    ) not in absent
     db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS rows_rejected integer NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS drift_count integer NOT NULL DEFAULT 0")
     db.execute("UPDATE collect_runs SET rows_rejected = 4, drift_count = 2 WHERE dataset = 'cpi'")

@@ -33,7 +33,11 @@ FRIDAY_CLOSE = datetime(2026, 11, 13, 20, 55, tzinfo=UTC)  # 15:55 New York, the
 def state(schedule: str, last: datetime | None, now: datetime, market: bool = False) -> str:
     missed = missed_runs(schedule, last, now, market_hours=market) if last else 0
     return state_of(
-        missed, now - last if last else None, schedule_period(schedule, now), grace_for(schedule, now), market_hours=market
+        missed,
+        now - last if last else None,
+        schedule_period(schedule, now),
+        grace_for(schedule, now),
+        market_hours=market,
     )
 
 
@@ -75,7 +79,9 @@ def test_an_unreadable_schedule_is_a_typed_error():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    schedule=st.sampled_from(["@daily", "@weekly", "@monthly", "0 */6 * * *", "*/15 * * * *", "0 3,15 * * *"]),
+    schedule=st.sampled_from(
+        ["@daily", "@weekly", "@monthly", "0 */6 * * *", "*/15 * * * *", "0 3,15 * * *"]
+    ),
     last=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
     gap=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=120)),
     more=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=120)),
@@ -147,7 +153,9 @@ def test_status_shows_next_run_and_resumes_at_for_the_quota_stopped_dataset(part
     now, resume_at = partial_db
     console = Console(record=True, width=220)
     print_status_freshness(console, settings, now=now)
-    lines = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 5}
+    lines = {
+        line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 5
+    }
     assert f"{resume_at:%Y-%m-%d %H:%M}" in lines["company_overview"]
     assert "fresh" in lines["company_overview"] and "2026-11-17 06:00" in lines["company_overview"]
     assert "never" in lines["balance_sheet"] and "fresh" in lines["cpi"]

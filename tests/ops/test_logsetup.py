@@ -55,7 +55,9 @@ def test_json_lines_carry_the_context_and_redact_message_and_traceback(json_log)
     logger.info("outside")
     first, second, third = lines(stream)
     assert (first["dataset"], first["provider"], first["run_id"]) == ("cpi", "fred", "7")
-    assert first["level"] == "INFO" and first["logger"] == "marketpipe.test.logs" and first["ts"].endswith("Z")
+    assert (
+        first["level"] == "INFO" and first["logger"] == "marketpipe.test.logs" and first["ts"].endswith("Z")
+    )
     assert "apikey=***" in first["message"]
     assert "RuntimeError" in second["exc"] and SECRET not in second["exc"]
     assert "dataset" not in third and "provider" not in third
@@ -74,7 +76,9 @@ def test_the_text_format_prefixes_the_context():
     finally:
         logger.removeHandler(handler)
     line = stream.getvalue().strip()
-    assert line.endswith("WARNING marketpipe.test.text [dataset=company_overview provider=alpha_vantage run_id=12] item AAPL failed")
+    assert line.endswith(
+        "WARNING marketpipe.test.text [dataset=company_overview provider=alpha_vantage run_id=12] item AAPL failed"
+    )
 
 
 def test_contexts_are_per_thread_and_restored_on_exit():

@@ -43,7 +43,9 @@ def test_the_rules_are_valid_and_their_unit_tests_pass():
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = run_promtool("test", "rules", "marketpipe-rules.test.yml", cwd=RULES.parent)
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    alerts = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    alerts = {
+        rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]
+    }
     assert {
         "MarketpipeDatasetStale", "MarketpipeQuotaExhaustedEarly", "MarketpipeKeyRefused", "MarketpipeDlqGrowing",
         "MarketpipeConsumerLag", "MarketpipeNoTradesDuringNyseHours", "MarketpipeSinkDown",
@@ -70,7 +72,12 @@ def exported_names(collect, db, pg_dsn, engine_clock) -> set[str]:
     collector = CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=engine_clock.now)
     from marketpipe.serve.app import CLIENTS, PUSHES
 
-    families = [*collector.collect(), *SinkMetrics("trades").registry.collect(), *PUSHES.collect(), *CLIENTS.collect()]
+    families = [
+        *collector.collect(),
+        *SinkMetrics("trades").registry.collect(),
+        *PUSHES.collect(),
+        *CLIENTS.collect(),
+    ]
     return _series_names(families) | BUILTIN
 
 
@@ -95,7 +102,9 @@ def test_the_dashboard_is_well_formed_and_uses_only_exported_metrics(exported_na
     used: set[str] = set()
     for panel in (p for p in panels if p["type"] != "row"):
         assert panel["title"] and panel["targets"], panel
-        assert {"h", "w", "x", "y"} <= set(panel["gridPos"]) and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"]) and panel["gridPos"]["x"] + panel["gridPos"][
+            "w"
+        ] <= 24
         assert panel["datasource"]["uid"] == "${datasource}"
         for target in panel["targets"]:
             names = _METRIC.findall(target["expr"])
@@ -103,18 +112,27 @@ def test_the_dashboard_is_well_formed_and_uses_only_exported_metrics(exported_na
             used.update(names)
     assert used <= exported_names, sorted(used - exported_names)
     # The dashboard covers both halves.
-    assert any(n.startswith("marketpipe_collect_") for n in used) and any(n.startswith("marketpipe_sink_") for n in used)
+    assert any(n.startswith("marketpipe_collect_") for n in used) and any(
+        n.startswith("marketpipe_sink_") for n in used
+    )
 
 
-def test_the_stale_alert_fires_for_the_dataset_the_exporter_reports_stale(collect, pg_dsn, engine_clock, tmp_path):
+def test_the_stale_alert_fires_for_the_dataset_the_exporter_reports_stale(
+    collect, pg_dsn, engine_clock, tmp_path
+):
     """cpi collected, then 75 days pass: the exporter's own samples, replayed into promtool, fire the alert
     for cpi and for no other dataset."""
     assert collect("cpi").status == "ok"
     later = engine_clock.now() + timedelta(days=75)
     registry = CollectorRegistry()
-    registry.register(CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=lambda: later))
+    registry.register(
+        CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=lambda: later)
+    )
     samples = [
-        s for family in registry.collect() if family.name == "marketpipe_dataset_freshness" for s in family.samples
+        s
+        for family in registry.collect()
+        if family.name == "marketpipe_dataset_freshness"
+        for s in family.samples
     ]
     stale = sorted(s.labels["dataset"] for s in samples if s.labels["state"] == "stale" and s.value == 1)
     assert stale == ["cpi"]  # the only dataset with data, and it is two months behind

@@ -168,7 +168,9 @@ def check_key(
         return redact(text, secrets)[:160]
 
     try:
-        reply = http.send(base_url, request, auth=spec.auth, secret=secret, timeout_s=timeout_s or spec.timeout_s)
+        reply = http.send(
+            base_url, request, auth=spec.auth, secret=secret, timeout_s=timeout_s or spec.timeout_s
+        )
     except TransientError as exc:
         return CheckResult(provider, label, Verdict.UNREACHABLE, clean(str(exc)))
     outcome = spec.classify(request, reply)
@@ -179,7 +181,13 @@ def check_key(
         verdict = _VERDICTS[outcome.kind]
         until = _quota_until(provider, request, outcome, now) if verdict is Verdict.QUOTA_SPENT else None
         return CheckResult(
-            provider, label, verdict, clean(outcome.message or outcome.kind.value), until, reply.status, reply.elapsed_s
+            provider,
+            label,
+            verdict,
+            clean(outcome.message or outcome.kind.value),
+            until,
+            reply.status,
+            reply.elapsed_s,
         )
     try:
         parsed = probe.parse(reply)
@@ -194,7 +202,9 @@ def check_key(
             provider, label, Verdict.UNEXPECTED_SHAPE, f"{probe.describe}: no record our parser accepts", None,
             reply.status, reply.elapsed_s,
         )  # fmt: skip
-    return CheckResult(provider, label, Verdict.OK, f"{probe.describe}: {size} parsed", None, reply.status, reply.elapsed_s)
+    return CheckResult(
+        provider, label, Verdict.OK, f"{probe.describe}: {size} parsed", None, reply.status, reply.elapsed_s
+    )
 
 
 def run_check(
@@ -211,7 +221,9 @@ def run_check(
 
     unknown = sorted(name for name in {*(providers or ()), *skip} if name not in PROVIDERS)
     if unknown:
-        raise ValueError(f"unknown provider(s) {', '.join(n[:30] for n in unknown)}; known: {', '.join(PROVIDERS)}")
+        raise ValueError(
+            f"unknown provider(s) {', '.join(n[:30] for n in unknown)}; known: {', '.join(PROVIDERS)}"
+        )
     now = now or datetime.now(UTC)
     chosen = [p for p in (providers or PROVIDERS) if p not in skip]
     results = [CheckResult(p, "-", Verdict.SKIPPED, "--skip") for p in PROVIDERS if p in skip]
@@ -239,7 +251,7 @@ def run_check(
     finally:
         if owned:
             client.close()
-    order = {name: i for i, name in enumerate(PROVIDERS)}
+    order: dict[str, int] = {name: i for i, name in enumerate(PROVIDERS)}
     return sorted(results, key=lambda r: (order[r.provider], r.key))
 
 
@@ -267,4 +279,6 @@ def check_table(results: Sequence[CheckResult]) -> Any:
 
 
 #: Verdicts that make ``marketpipe check`` exit non-zero (a canary's alarm).
-FAILING = frozenset({Verdict.INVALID_KEY, Verdict.PLAN_REFUSAL, Verdict.UNREACHABLE, Verdict.UNEXPECTED_SHAPE})
+FAILING = frozenset(
+    {Verdict.INVALID_KEY, Verdict.PLAN_REFUSAL, Verdict.UNREACHABLE, Verdict.UNEXPECTED_SHAPE}
+)

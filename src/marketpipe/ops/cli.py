@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from marketpipe.config import get_settings
@@ -13,8 +14,7 @@ metrics_app = typer.Typer(help="Collection metrics for Prometheus (read from the
 console = Console()
 
 
-def _registry():  # type: ignore[no-untyped-def]
-    from prometheus_client import CollectorRegistry
+def _registry() -> CollectorRegistry:
 
     from marketpipe.ops.metrics import collector_for_settings
 

@@ -82,8 +82,9 @@ def _iter(schedule: str, start: datetime) -> Any:
 def schedule_period(schedule: str, now: datetime) -> timedelta:
     """The gap between the two scheduled runs before ``now``."""
     it = _iter(schedule, now)
-    last = it.get_prev(datetime)
-    return last - it.get_prev(datetime)  # type: ignore[no-any-return]
+    last: datetime = it.get_prev(datetime)
+    before: datetime = it.get_prev(datetime)
+    return last - before
 
 
 def grace_for(schedule: str, now: datetime) -> timedelta:

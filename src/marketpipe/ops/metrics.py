@@ -107,13 +107,17 @@ class CollectionCollector(Collector):
 
     def _quota(self, conn: psycopg.Connection, now: datetime) -> Iterator[Metric]:
         labels = ["provider", "key", "window"]
-        used = GaugeMetricFamily("marketpipe_collect_quota_used", "Calls counted in the current window", labels=labels)
+        used = GaugeMetricFamily(
+            "marketpipe_collect_quota_used", "Calls counted in the current window", labels=labels
+        )
         limit = GaugeMetricFamily("marketpipe_collect_quota_limit", "Calls allowed per window", labels=labels)
         remaining = GaugeMetricFamily(
             "marketpipe_collect_quota_remaining", "Calls left in the current window", labels=labels
         )
         ends = GaugeMetricFamily(
-            "marketpipe_collect_quota_window_end_timestamp_seconds", "When the current window resets", labels=labels
+            "marketpipe_collect_quota_window_end_timestamp_seconds",
+            "When the current window resets",
+            labels=labels,
         )
         windows: dict[tuple[str, str, str], tuple[int, int, datetime]] = {}
         for provider, hashes in self._configured.items():
@@ -134,7 +138,9 @@ class CollectionCollector(Collector):
             remaining.add_metric(values, max(quota - count, 0))
             ends.add_metric(values, end.timestamp())
         spent = GaugeMetricFamily(
-            "marketpipe_collect_key_spent", "1 while a key rests after a quota refusal", labels=["provider", "key"]
+            "marketpipe_collect_key_spent",
+            "1 while a key rests after a quota refusal",
+            labels=["provider", "key"],
         )
         until = GaugeMetricFamily(
             "marketpipe_collect_key_spent_until_timestamp_seconds",
@@ -158,7 +164,9 @@ class CollectionCollector(Collector):
         rejected = next((c for c in REJECTED_COLUMNS if c in columns), None)
         drift = next((c for c in DRIFT_COLUMNS if c in columns), None)
         extra = "".join(f", coalesce(sum({c}), 0)" for c in (rejected, drift) if c)
-        runs = CounterMetricFamily("marketpipe_collect_runs", "Finished runs by outcome", labels=["dataset", "status"])
+        runs = CounterMetricFamily(
+            "marketpipe_collect_runs", "Finished runs by outcome", labels=["dataset", "status"]
+        )
         for dataset, status, count in conn.execute(
             """SELECT dataset, status, count(*) FROM collect_runs WHERE status <> 'running'
                 GROUP BY dataset, status ORDER BY dataset, status"""
@@ -167,13 +175,17 @@ class CollectionCollector(Collector):
         yield runs
 
         rows = CounterMetricFamily(
-            "marketpipe_collect_rows", "Rows merged by runs (inserted, updated, rejected)", labels=["dataset", "action"]
+            "marketpipe_collect_rows",
+            "Rows merged by runs (inserted, updated, rejected)",
+            labels=["dataset", "action"],
         )
         duration = SummaryMetricFamily(
             "marketpipe_collect_run_duration_seconds", "Duration of finished runs", labels=["dataset"]
         )
         drifts = CounterMetricFamily(
-            "marketpipe_collect_drift", "Replies whose shape drifted from what the parser needs", labels=["dataset"]
+            "marketpipe_collect_drift",
+            "Replies whose shape drifted from what the parser needs",
+            labels=["dataset"],
         )
         for record in conn.execute(
             f"""SELECT dataset, count(*), coalesce(sum(extract(epoch FROM ended_at - started_at)), 0),
@@ -194,13 +206,17 @@ class CollectionCollector(Collector):
             yield drifts
 
         last_status = GaugeMetricFamily(
-            "marketpipe_collect_last_run_status", "1 for the status of the latest run", labels=["dataset", "status"]
+            "marketpipe_collect_last_run_status",
+            "1 for the status of the latest run",
+            labels=["dataset", "status"],
         )
         last_duration = GaugeMetricFamily(
             "marketpipe_collect_last_run_duration_seconds", "Duration of the latest run", labels=["dataset"]
         )
         last_end = GaugeMetricFamily(
-            "marketpipe_collect_last_run_end_timestamp_seconds", "When the latest run ended", labels=["dataset"]
+            "marketpipe_collect_last_run_end_timestamp_seconds",
+            "When the latest run ended",
+            labels=["dataset"],
         )
         items = GaugeMetricFamily(
             "marketpipe_collect_last_run_items",
@@ -226,9 +242,13 @@ class CollectionCollector(Collector):
         state = GaugeMetricFamily(
             "marketpipe_dataset_freshness", "1 for the dataset's freshness state", labels=["dataset", "state"]
         )
-        age = GaugeMetricFamily("marketpipe_dataset_age_seconds", "Age of the newest data", labels=["dataset"])
+        age = GaugeMetricFamily(
+            "marketpipe_dataset_age_seconds", "Age of the newest data", labels=["dataset"]
+        )
         missed = GaugeMetricFamily(
-            "marketpipe_dataset_missed_runs", "Scheduled runs owed since the newest data (capped at 2)", labels=["dataset"]
+            "marketpipe_dataset_missed_runs",
+            "Scheduled runs owed since the newest data (capped at 2)",
+            labels=["dataset"],
         )
         next_at = GaugeMetricFamily(
             "marketpipe_dataset_next_run_timestamp_seconds", "Next scheduled run", labels=["dataset"]
@@ -259,6 +279,10 @@ def collector_for_settings(settings: Any, now: Now = _utc_now) -> CollectionColl
     from marketpipe.redaction import key_hash
 
     dsn = database_dsn(settings)
-    keys = {p: [key_hash(k.get_secret_value()) for k in settings.keys(p)] for p in PROVIDERS if settings.keys(p)}
-    windows = {p: get_provider(p).windows for p in keys}
-    return CollectionCollector(lambda: connect(dsn, autocommit=True), now=now, configured_keys=keys, windows=windows)
+    keys: dict[str, list[str]] = {
+        p: [key_hash(k.get_secret_value()) for k in settings.keys(p)] for p in PROVIDERS if settings.keys(p)
+    }
+    windows: dict[str, Sequence[Any]] = {p: get_provider(p).windows for p in keys}
+    return CollectionCollector(
+        lambda: connect(dsn, autocommit=True), now=now, configured_keys=keys, windows=windows
+    )

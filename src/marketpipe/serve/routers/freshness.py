@@ -26,7 +26,9 @@ async def freshness(
     """``{"checked_at", "datasets": [{dataset, state, last_data_at, next_run_at, resumes_at, ...}]}``."""
     unknown = sorted(set(state or ()) - set(STATES))
     if unknown:
-        raise HTTPException(422, f"unknown state(s) {', '.join(s[:20] for s in unknown)}; use {', '.join(STATES)}")
+        raise HTTPException(
+            422, f"unknown state(s) {', '.join(s[:20] for s in unknown)}; use {', '.join(STATES)}"
+        )
     specs = [spec for spec in all_datasets() if group is None or spec.group == group]
     now = datetime.now(UTC)
     (cursor_sql, cursor_params), (run_sql, run_params) = freshness_queries(specs, now)
