@@ -26,7 +26,7 @@ UNREACHABLE = "unreachable"
 _ID_PARENTS = frozenset({"coins", "accounts", "users", "username"})
 #: Children of those parents that are fixed words, not identifiers.
 _FIXED_CHILDREN = frozenset({"markets", "lookup", "by", "list", "observations"})
-_WORD = re.compile(r"^[a-z][a-z_-]{0,39}$")
+_WORD = re.compile(r"^(?:[a-z][a-z_-]{0,39}|v[0-9]{1,2})$")  # route words and API versions (v1)
 _MAX_ENDPOINT = 80
 
 
