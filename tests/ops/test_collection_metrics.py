@@ -198,3 +198,59 @@ def test_settings_keys_are_reported_as_hashes(settings, sandbox):
     keyed = engine_settings(settings, sandbox.port)
     collector = collector_for_settings(keyed)
     assert collector._configured["alpha_vantage"] == [key_hash(AV_KEY_1)]
+
+
+def _env(pg_dsn: str, tmp_path, **extra: str) -> dict[str, str]:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPIPE_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join(sys.path),
+        MARKETPIPE_DATABASE_URL=pg_dsn,
+        MARKETPIPE_DATA_DIR=str(tmp_path),
+    )
+    env.update(extra)
+    return env
+
+
+def test_metrics_show_and_serve_expose_the_ledgers(collect, pg_dsn, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    collect("cpi")
+    env = _env(pg_dsn, tmp_path, MARKETPIPE_FRED_KEYS=FRED_KEY_1)
+    cli = [sys.executable, "-c", "from marketpipe.cli import app; app()"]
+    shown = subprocess.run([*cli, "metrics", "show"], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "marketpipe_collect_up 1.0" in shown.stdout
+    assert 'marketpipe_collect_runs_total{dataset="cpi",status="ok"} 1.0' in shown.stdout
+    assert f'key="{key_hash(FRED_KEY_1)}"' in shown.stdout and FRED_KEY_1 not in shown.stdout
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*cli, "metrics", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.2)
+        assert 'marketpipe_dataset_freshness{dataset="cpi",state="never"} 0.0' in body
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -172,3 +172,24 @@ def test_the_stale_alert_fires_for_the_dataset_the_exporter_reports_stale(
     (tmp_path / "stale.test.yml").write_text(yaml.safe_dump(test))
     result = run_promtool("test", "rules", "stale.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_exporter_manifest_runs_a_real_command_and_the_kustomization_lists_real_files():
+    from typer.testing import CliRunner
+
+    from marketpipe.cli import app
+
+    docs = list(yaml.safe_load_all((MONITORING / "k8s" / "metrics-exporter.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[:2] == ["metrics", "serve"]
+    assert CliRunner().invoke(app, [*args, "--help"]).exit_code == 0
+    port = container["ports"][0]["containerPort"]
+    assert args[args.index("--port") + 1] == str(port)
+    kustomization = yaml.safe_load((MONITORING / "kustomization.yaml").read_text())
+    listed = [
+        *kustomization["resources"],
+        *(f for g in kustomization["configMapGenerator"] for f in g["files"]),
+    ]
+    assert all((MONITORING / path).is_file() for path in listed), listed
