@@ -83,9 +83,12 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Show each service, where it is and whether it answers."""
+    """Show each service, where it is and whether it answers; then every dataset's freshness."""
+    from marketpipe.ops.freshness import print_status_freshness
+
     settings = get_settings()
     console.print(_status_table(settings, services(settings, kafka=True, sandbox=True)))
+    print_status_freshness(console, settings)
 
 
 @app.command("migrate")
@@ -109,6 +112,8 @@ SUBCOMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("runs", "marketpipe.engine.cli", "runs_command", "command"),
     ("serve", "marketpipe.serve.cli", "serve_command", "command"),
     ("demo", "marketpipe.demo", "demo_command", "command"),
+    ("metrics", "marketpipe.ops.cli", "metrics_app", "group"),
+    ("check", "marketpipe.ops.cli", "check_command", "command"),
 )
 
 

@@ -55,6 +55,7 @@ from marketpipe.http.errors import (
     SchemaDrift,
 )
 from marketpipe.http.types import ApiRequest, QuotaWindow, Reply
+from marketpipe.logsetup import bind_log_context, log_context
 from marketpipe.providers import get_provider
 from marketpipe.providers.base import collecting_drops
 from marketpipe.redaction import install_log_redaction, redact
@@ -244,7 +245,8 @@ def run_dataset(
         run_id = runs.start(spec.name, day, clock.now())
         run = _Run(spec, run_id, day, interval, settings, options, conn, ledger_conn, http, progress)
         try:
-            result = run.execute()
+            with log_context(dataset=spec.name, run_id=run_id):  # logsetup hook (issue 14)
+                result = run.execute()
         except CollectError as exc:  # e.g. an empty universe: a typed reason, no traceback needed
             result = run.result("failed", type(exc).__name__, redact(str(exc))[:500])
         except Exception as exc:  # an engine bug must still close the run row with a class and message
@@ -434,6 +436,7 @@ class _Run:
         self.sessions.append(session)
         self.ctx.session = session
         self.ctx.provider = session.name
+        bind_log_context(provider=session.name)  # logsetup hook (issue 14)
 
     def _switch_provider(self) -> bool:
         session, _, _ = self._choose_provider(after=self.ctx.provider)

@@ -35,6 +35,7 @@ from marketpipe.http.errors import (
     TransientError,
 )
 from marketpipe.http.types import ApiRequest, OutcomeKind, QuotaWindow, Reply
+from marketpipe.ops.calls import UNREACHABLE, endpoint_of, record_call
 from marketpipe.providers.base import Provider
 from marketpipe.redaction import key_hash, redact, register_secrets
 
@@ -154,15 +155,15 @@ class ProviderSession:
                     timeout_s=self.timeout_s,
                 )
             except TransientError as exc:
-                self._count(key)
+                self._count(key, request, UNREACHABLE)
                 self.stats.wasted += 1
                 transient_attempts += 1
                 if transient_attempts >= self.retry.attempts:
                     raise TransientError(self.name, self._clean(str(exc).split(": ", 1)[-1])) from None
                 self._backoff(transient_attempts, request, str(exc))
                 continue
-            self._count(key)
             outcome = self.provider.classify(request, reply)
+            self._count(key, request, outcome.kind.value)
             message = self._clean(outcome.message)
             kind = outcome.kind
             if kind is OutcomeKind.OK:
@@ -204,8 +205,10 @@ class ProviderSession:
     def _clean(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def _count(self, key: _Key) -> None:
+    def _count(self, key: _Key, request: ApiRequest, outcome: str) -> None:
         self.stats.calls += 1
+        # ops hook (issue 14): calls by provider/endpoint/key/outcome for the metrics exporter.
+        record_call(self.ledger.conn, self.name, endpoint_of(request), key.hash, outcome, self.clock.now())
 
     def _backoff(self, attempt: int, request: ApiRequest, why: str, hint: float | None = None) -> None:
         delay = self.retry.backoff(attempt)
