@@ -6,6 +6,7 @@ Series names: ``cpi``, ``inflation``, ``federal_funds_rate`` and ``treasury_yiel
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,6 +35,7 @@ _SIMPLE = {
                                  "monthly"),
 }
 _TREASURY = "treasury_yield_"
+_SERIES_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 
 async def catalog(src: Source) -> MacroCatalog:
@@ -61,7 +63,7 @@ async def series(
     src: Source, name: str, start: date | None = None, end: date | None = None, limit: int = 600
 ) -> MacroSeries:
     """Points of one series in ``[start, end]`` (the newest ``limit``), oldest first."""
-    if not isinstance(name, str) or not core.SYMBOL_RE.match(name.replace("_", "-")):
+    if not isinstance(name, str) or not _SERIES_RE.match(name):
         raise BadInput("invalid series: see GET /api/v1/macro for the names")
     name = name.lower()
     start, end = core.day(start, "start"), core.day(end, "end")
