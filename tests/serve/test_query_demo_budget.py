@@ -21,7 +21,7 @@ KEYS = [f"sandbox-av-demo-{i}" for i in range(1, 4)]  # the demo invents three k
 def test_demo_share_lets_every_av_dataset_run_and_fills_aapl(collect_settings: Settings, engine_clock, sandbox, db) -> None:  # type: ignore[no-untyped-def]
     settings = collect_settings.model_copy(update={"alpha_vantage_keys": [SecretStr(k) for k in KEYS]})
     options: RunOptions = run_options(engine_clock, universe_limit=40, quota_windows=TEST_WINDOWS)
-    collect_many([get_dataset("sp500_companies")], settings=settings, options=options)
+    collect_many([get_dataset("sp500_companies"), get_dataset("etf_basic_info")], settings=settings, options=options)
     av = [s for s in all_datasets() if s.providers and s.providers[0] == "alpha_vantage"]
     share = av_demo_share(settings, av)
     assert share * (len(av) - 2) + 2 <= 25 * len(KEYS)
