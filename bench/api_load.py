@@ -94,7 +94,9 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--serve", choices=["marketpipe", "baseline"], help=argparse.SUPPRESS)
@@ -123,14 +125,27 @@ def main() -> None:
         client.hset(
             "sp500_realtime_data",
             mapping={
-                s: orjson.dumps({"symbol": s, "price": 100.0 + i, "volume": 10, "timestamp": 1_764_000_000_000})
+                s: orjson.dumps(
+                    {"symbol": s, "price": 100.0 + i, "volume": 10, "timestamp": 1_764_000_000_000}
+                )
                 for i, s in enumerate(SYMBOLS)
             },
         )
         ports = {}
         for kind in ("marketpipe", "baseline"):
             ports[kind] = free_port()
-            cmd = [sys.executable, __file__, "--serve", kind, "--port", str(ports[kind]), "--dsn", dsn, "--redis", redis_url]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--serve",
+                kind,
+                "--port",
+                str(ports[kind]),
+                "--dsn",
+                dsn,
+                "--redis",
+                redis_url,
+            ]
             servers.append(subprocess.Popen(cmd, env=os.environ.copy()))
             wait_listening(ports[kind], servers[-1])
         pairs = {

@@ -33,7 +33,9 @@ _db_ids = itertools.count(1)
 # directory is on sys.path (conftest below) so test modules import their helpers as ``plugins.*``.
 sys.path.insert(0, str(Path(__file__).parent))
 pytest_plugins = sorted(
-    f"plugins.{path.stem}" for path in (Path(__file__).parent / "plugins").glob("*.py") if not path.stem.startswith("_")
+    f"plugins.{path.stem}"
+    for path in (Path(__file__).parent / "plugins").glob("*.py")
+    if not path.stem.startswith("_")
 )
 
 

@@ -18,7 +18,14 @@ def test_init_creates_pools_and_stores_the_database_connection(tmp_path: Path, p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MARKETPIPE_", "AIRFLOW"))}
     env.update({"MARKETPIPE_DATABASE_URL": pg_dsn, "MARKETPIPE_DATA_DIR": str(tmp_path / "data")})
     proc = subprocess.run(
-        [sys.executable, "-c", "from marketpipe.orchestration.airflow_cli import app; app()", "init", "--home", str(home)],
+        [
+            sys.executable,
+            "-c",
+            "from marketpipe.orchestration.airflow_cli import app; app()",
+            "init",
+            "--home",
+            str(home),
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -64,7 +64,10 @@ def server(query_db: QueryDb, redis_url: str, redis_client: redis.Redis) -> Iter
     prices = {"AAPL": 190.25, "ABBV": 170.5, "MSFT": 410.0}
     redis_client.hset(
         "sp500_realtime_data",
-        mapping={s: orjson.dumps({"symbol": s, "price": p, "volume": 10, "timestamp": T0}) for s, p in prices.items()},
+        mapping={
+            s: orjson.dumps({"symbol": s, "price": p, "volume": 10, "timestamp": T0})
+            for s, p in prices.items()
+        },
     )
     redis_client.hset(
         "crypto_realtime_data",
@@ -76,7 +79,9 @@ def server(query_db: QueryDb, redis_url: str, redis_client: redis.Redis) -> Iter
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(with_csp(create_app(query_db.dsn, redis_url)), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        with_csp(create_app(query_db.dsn, redis_url)), host="127.0.0.1", port=port, log_level="warning"
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -114,7 +119,9 @@ def test_dashboard_live_table_symbol_panels_and_no_console_errors(
             frames: list[str] = []
             page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f)[:120])))
             response = page.goto(server + "/")
-            assert response is not None and "default-src 'self'" in response.headers["content-security-policy"]
+            assert (
+                response is not None and "default-src 'self'" in response.headers["content-security-policy"]
+            )
 
             table = page.locator("#sp500 tr")
             expect(table).to_have_count(3, timeout=15_000)

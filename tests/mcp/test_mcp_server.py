@@ -16,9 +16,9 @@ import anyio
 import orjson
 import pytest
 import redis
-from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from mcp import Client
 from plugins.query_data import QueryDb
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -42,7 +42,7 @@ async def _exercise(client: Client) -> dict[str, Any]:
     """Call every tool once; return the structured results by tool name."""
     listed = await client.list_tools()
     tools = {t.name: t for t in listed.tools}
-    assert TOOLS <= set(tools)
+    assert set(tools) >= TOOLS
     for name in TOOLS:
         assert tools[name].input_schema["type"] == "object" and tools[name].output_schema, name
     calls = {

@@ -137,7 +137,9 @@ def test_intraday_candles_with_gaps(api: TestClient, query_db: QueryDb) -> None:
 
 def test_quote_reads_the_latest_streamed_trade(api: TestClient, redis_client: redis.Redis) -> None:
     redis_client.hset(
-        "sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 190.5, "volume": 3, "timestamp": 1})
+        "sp500_realtime_data",
+        "AAPL",
+        orjson.dumps({"symbol": "AAPL", "price": 190.5, "volume": 3, "timestamp": 1}),
     )
     assert api.get("/api/v1/stocks/aapl/quote").json() == {
         "symbol": "AAPL", "price": 190.5, "volume": 3.0, "timestamp": 1, "feed": "sp500",
@@ -255,7 +257,9 @@ ROUTES = [
     value=st.one_of(
         st.text(min_size=1, max_size=300),  # any code point, surrogates and NUL included
         st.integers(min_value=-(10**30), max_value=10**30).map(str),
-        st.sampled_from(["%00", "%ED%A0%80", "%FF%FE", "9999-99-99", "2099-01-01", "[]", "{}", "-1", "1e308"]),
+        st.sampled_from(
+            ["%00", "%ED%A0%80", "%FF%FE", "9999-99-99", "2099-01-01", "[]", "{}", "-1", "1e308"]
+        ),
     ),
 )
 def test_hostile_parameters_never_fail_the_server(api: TestClient, route: str, value: str) -> None:

@@ -108,10 +108,10 @@ def build_server(database_url: str, redis_url: str) -> MCPServer:
     async def fundamentals(symbol: Ticker, periods: Annotated[int, Field(ge=1, le=8)] = 4) -> Fundamentals:
         """Company profile, the latest overview (valuation ratios) and recent quarterly statements."""
         overview = await _run(stocks.overview(src, symbol, 5))
-        kinds = {}
+        kinds: dict[str, Statements | None] = {}
         for kind in ("income", "balance", "cash_flow"):
             try:
-                kinds[kind] = await stocks.statements(src, symbol, kind, periods)  # type: ignore[arg-type]
+                kinds[kind] = await stocks.statements(src, symbol, kind, periods)  # type: ignore[arg-type,unused-ignore]
             except QueryError:
                 kinds[kind] = None
         return Fundamentals(overview=overview, **kinds)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from marketpipe.query.core import Source
@@ -42,7 +43,7 @@ def _runs(missing: Sequence[date], all_sessions: Sequence[date]) -> list[Gap]:
     index = {d: i for i, d in enumerate(all_sessions)}
     out: list[Gap] = []
     for d in missing:
-        if out and index[d] == index[out[-1].end] + 1:  # type: ignore[index]
+        if out and index[d] == index[out[-1].end] + 1:
             out[-1] = Gap(start=out[-1].start, end=d, missing=out[-1].missing + 1)
         else:
             out.append(Gap(start=d, end=d, missing=1))
@@ -65,7 +66,7 @@ async def intraday_gaps(
     session_days = set(sessions(starts[0].date(), starts[-1].date()))
     step = timedelta(seconds=step_s)
     out = []
-    for before, after in zip(starts, starts[1:], strict=False):
+    for before, after in pairwise(starts):
         hole = after - before
         if hole > step and before.date() == after.date() and before.date() in session_days:
             out.append(Gap(start=before + step, end=after - step, missing=int(hole / step) - 1))

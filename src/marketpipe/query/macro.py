@@ -27,12 +27,15 @@ class _Table:
 
 
 _SIMPLE = {
-    "cpi": _Table("cpi", "cpi_value", "Consumer Price Index for All Urban Consumers", "index 1982-1984=100",
-                  "monthly"),
-    "inflation": _Table("inflation", "inflation_rate", "Inflation, consumer prices (annual %)", "percent",
-                        "annual"),
-    "federal_funds_rate": _Table("federal_funds_rate", "rate", "Effective Federal Funds Rate", "percent",
-                                 "monthly"),
+    "cpi": _Table(
+        "cpi", "cpi_value", "Consumer Price Index for All Urban Consumers", "index 1982-1984=100", "monthly"
+    ),
+    "inflation": _Table(
+        "inflation", "inflation_rate", "Inflation, consumer prices (annual %)", "percent", "annual"
+    ),
+    "federal_funds_rate": _Table(
+        "federal_funds_rate", "rate", "Effective Federal Funds Rate", "percent", "monthly"
+    ),
 }
 _TREASURY = "treasury_yield_"
 _SERIES_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -44,19 +47,37 @@ async def catalog(src: Source) -> MacroCatalog:
         rows = await src.rows(
             f"SELECT count(*) AS n, max(date) AS last FROM {spec.table} WHERE {spec.value} IS NOT NULL"
         )
-        out.append(MacroSeriesInfo(series=series, name=spec.name, unit=spec.unit, interval=spec.interval,
-                                   points=rows[0]["n"], last_date=rows[0]["last"]))
+        out.append(
+            MacroSeriesInfo(
+                series=series,
+                name=spec.name,
+                unit=spec.unit,
+                interval=spec.interval,
+                points=rows[0]["n"],
+                last_date=rows[0]["last"],
+            )
+        )
     for r in await src.rows(
         """SELECT maturity, min(interval_type) AS interval, count(*) AS n, max(date) AS last
              FROM treasury_yield WHERE yield_rate IS NOT NULL GROUP BY maturity ORDER BY maturity"""
     ):
-        out.append(MacroSeriesInfo(series=_TREASURY + r["maturity"], name=_treasury_name(r["maturity"]),
-                                   unit="percent", interval=r["interval"], points=r["n"], last_date=r["last"]))
+        out.append(
+            MacroSeriesInfo(
+                series=_TREASURY + r["maturity"],
+                name=_treasury_name(r["maturity"]),
+                unit="percent",
+                interval=r["interval"],
+                points=r["n"],
+                last_date=r["last"],
+            )
+        )
     return MacroCatalog(series=out)
 
 
 def _treasury_name(maturity: str) -> str:
-    return f"Market yield on U.S. Treasury securities at {maturity.replace('year', '-year')} constant maturity"
+    return (
+        f"Market yield on U.S. Treasury securities at {maturity.replace('year', '-year')} constant maturity"
+    )
 
 
 async def series(

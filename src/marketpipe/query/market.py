@@ -25,7 +25,7 @@ async def movers(src: Source, category: str = "top_gainers", limit: int = 20) ->
         {"c": category, "n": limit},
     )
     return Movers(
-        category=category,  # type: ignore[arg-type]
+        category=category,
         batch_id=rows[0]["batch_id"] if rows else None,
         as_of=rows[0]["last_updated"] if rows else None,
         items=[
@@ -55,11 +55,17 @@ async def ipos(
             WHERE ipo_date >= %(start)s
               AND (%(ts)s::date IS NULL OR ipo_date > %(ts)s OR (ipo_date = %(ts)s AND symbol > %(key)s))
             ORDER BY ipo_date, symbol LIMIT %(n)s""",
-        {"start": start, "ts": after[0].date() if after and after[0] else None, "key": after[1] if after else "",
-         "n": limit + 1},
+        {
+            "start": start,
+            "ts": after[0].date() if after and after[0] else None,
+            "key": after[1] if after else "",
+            "n": limit + 1,
+        },
     )
     page = rows[:limit]
     return IpoCalendar(
         items=[Ipo(**core.plain(r)) for r in page],
-        next_cursor=core.encode_cursor(page[-1]["ipo_date"], page[-1]["symbol"]) if len(rows) > limit else None,
+        next_cursor=core.encode_cursor(page[-1]["ipo_date"], page[-1]["symbol"])
+        if len(rows) > limit
+        else None,
     )

@@ -134,7 +134,9 @@ def _tickers(related: str | None, text: str, symbol: str | None) -> list[str]:
     return list(dict.fromkeys(found))[:MAX_TICKERS_SCORED]
 
 
-async def news(src: Source, symbol: str | None = None, limit: int = 20, cursor: str | None = None) -> NewsPage:
+async def news(
+    src: Source, symbol: str | None = None, limit: int = 20, cursor: str | None = None
+) -> NewsPage:
     """News for ``symbol`` (market news when ``None``)."""
     sym = core.symbol(symbol) if symbol is not None else None
     limit = core.limit(limit, MAX_NEWS)
@@ -184,7 +186,9 @@ async def news(src: Source, symbol: str | None = None, limit: int = 20, cursor: 
     page = merged[:limit]
     items = [_item(a) for a in page]
     next_cursor = (
-        core.encode_cursor(page[-1].published_at, page[-1].url) if page and (more or len(merged) > limit) else None
+        core.encode_cursor(page[-1].published_at, page[-1].url)
+        if page and (more or len(merged) > limit)
+        else None
     )
     return NewsPage(symbol=sym, items=items, next_cursor=next_cursor)
 

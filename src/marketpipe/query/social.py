@@ -12,7 +12,9 @@ from marketpipe.query.models import Post, PostsPage, TickerSentiment
 MAX_POSTS = 100
 MAX_TEXT = 2000
 
-_PAGE = """AND (%(ts)s::timestamptz IS NULL OR created_at < %(ts)s OR (created_at = %(ts)s AND id < %(key)s))"""
+_PAGE = (
+    """AND (%(ts)s::timestamptz IS NULL OR created_at < %(ts)s OR (created_at = %(ts)s AND id < %(key)s))"""
+)
 
 _X = f"""SELECT 'x' AS network, tweet_id AS id, coalesce(username, source_account) AS account, display_name,
                 created_at, text, NULL::text AS url, like_count AS likes, retweet_count AS reposts,

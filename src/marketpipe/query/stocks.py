@@ -52,14 +52,12 @@ async def quote(src: Source, symbol: str) -> Quote:
             price=num(value.get("price")),
             volume=num(value.get("volume")),
             timestamp=int(timestamp) if isinstance(timestamp, int | float) else None,
-            feed=feed,  # type: ignore[arg-type]
+            feed=feed,
         )
     raise NotFound(f"no streamed price for {sym}")
 
 
-_OVERVIEW_COLUMNS = ", ".join(
-    name for name in OverviewSnapshot.model_fields if name not in ("collected_at",)
-)
+_OVERVIEW_COLUMNS = ", ".join(name for name in OverviewSnapshot.model_fields if name not in ("collected_at",))
 
 
 async def overview(src: Source, symbol: str, history: int = 20) -> StockOverview:
@@ -103,7 +101,14 @@ _STATEMENTS: dict[str, tuple[str, str]] = {
     "balance": ("balance_sheet", "fiscaldateending"),
     "cash_flow": ("cash_flow", "fiscal_date_ending"),
 }
-_NOT_VALUES = {"symbol", "fiscal_date_ending", "fiscaldateending", "updated_at", "fetched_at", "reportedcurrency"}
+_NOT_VALUES = {
+    "symbol",
+    "fiscal_date_ending",
+    "fiscaldateending",
+    "updated_at",
+    "fetched_at",
+    "reportedcurrency",
+}
 
 
 async def statements(src: Source, symbol: str, kind: StatementKind = "income", limit: int = 8) -> Statements:
@@ -179,7 +184,9 @@ async def daily(
     return DailyBars(
         symbol=sym,
         bars=bars,
-        gaps=await gaps.daily_gaps(src, sym, start or bars[0].date, end or bars[-1].date, [b.date for b in bars]),
+        gaps=await gaps.daily_gaps(
+            src, sym, start or bars[0].date, end or bars[-1].date, [b.date for b in bars]
+        ),
     )
 
 
@@ -203,7 +210,7 @@ async def candles(src: Source, symbol: str, interval: str = "5m", limit: int = 1
     out = [_candle(r) for r in rows]
     return Candles(
         symbol=sym,
-        interval=interval,  # type: ignore[arg-type]
+        interval=interval,
         candles=out,
         gaps=await gaps.intraday_gaps(src, "trades", sym, step, [c.t for c in out]),
     )
@@ -214,9 +221,8 @@ def _candle(r: dict[str, Any]) -> Candle:
         t=r["bucket_start"],
         o=float(r["open"]),
         h=float(r["high"]),
-        l=float(r["low"]),
+        low=float(r["low"]),
         c=float(r["close"]),
         v=float(r["volume"]),
         n=int(r["trades"]),
     )
-

@@ -32,7 +32,9 @@ async def quote(request: Request, symbol: str) -> Response:
 
 
 @router.get("/{symbol}/overview", response_model=StockOverview, summary="Profile and overview history")
-async def overview(request: Request, symbol: str, history: int = Query(20, ge=1, le=stocks.MAX_HISTORY)) -> Response:
+async def overview(
+    request: Request, symbol: str, history: int = Query(20, ge=1, le=stocks.MAX_HISTORY)
+) -> Response:
     return respond(request, await stocks.overview(source(request), symbol, history), SLOW)
 
 
@@ -47,7 +49,9 @@ async def statements(
 
 
 @router.get("/{symbol}/earnings", response_model=Earnings, summary="Earnings history and calendar")
-async def earnings(request: Request, symbol: str, limit: int = Query(12, ge=1, le=stocks.MAX_PERIODS)) -> Response:
+async def earnings(
+    request: Request, symbol: str, limit: int = Query(12, ge=1, le=stocks.MAX_PERIODS)
+) -> Response:
     return respond(request, await stocks.earnings(source(request), symbol, limit), DAILY)
 
 

@@ -40,7 +40,7 @@ async function getJson(url) {
 
 function connect(feed, onData) {
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/ws/${feed}`);
+  const ws = new WebSocket(`${proto}://${location.host}${document.body.dataset.ws || "/api/v1/ws/"}${feed}`);
   const dot = $(`dot-${feed}`);
   ws.onopen = () => { dot.classList.add("on"); };
   ws.onmessage = ev => { const m = JSON.parse(ev.data); if (m.type === feed && Array.isArray(m.data)) onData(m.data); };
