@@ -111,6 +111,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("collect", "marketpipe.engine.cli", "collect_command", "command"),
     ("runs", "marketpipe.engine.cli", "runs_command", "command"),
     ("serve", "marketpipe.serve.cli", "serve_command", "command"),
+    ("mcp", "marketpipe.mcp.cli", "mcp_command", "command"),
     ("demo", "marketpipe.demo", "demo_command", "command"),
     ("metrics", "marketpipe.ops.cli", "metrics_app", "group"),
     ("check", "marketpipe.ops.cli", "check_command", "command"),

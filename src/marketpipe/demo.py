@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import psycopg
@@ -96,6 +97,26 @@ def _start_services(settings: Settings) -> list[str]:
     return started
 
 
+def av_demo_share(settings: Settings, specs: list[Any]) -> int:
+    """Items per Alpha Vantage dataset so that every one of them gets calls from today's free budget.
+
+    Alpha Vantage allows 25 calls per key per day. Run in plain priority order, the one-call refreshes
+    and ``market_news_sentiment``'s 25 planned queries, then ``company_overview`` and the statement
+    sweeps spend the whole budget before ``earnings_history`` gets a call. The demo gives every
+    multi-item AV dataset an equal share instead (the one-call ones need one each); the universe is
+    swept alphabetically, so AAPL is among the first symbols of every share.
+    """
+    from marketpipe.engine.registry import single_item
+    from marketpipe.providers.alpha_vantage import PROVIDER
+
+    per_key = min(w.limit for w in PROVIDER.windows if w.seconds == 86_400)
+    budget = per_key * max(1, len(settings.alpha_vantage_keys))
+    av = [s for s in specs if s.providers and s.providers[0] == "alpha_vantage"]
+    single = [s for s in av if s.items is single_item]
+    multi = len(av) - len(single)
+    return max(1, (budget - len(single)) // max(1, multi))
+
+
 def _collect(settings: Settings, limit: int) -> bool:
     from marketpipe.engine.cli import collect_many, summary_table
     from marketpipe.engine.registry import all_datasets
@@ -105,9 +126,23 @@ def _collect(settings: Settings, limit: int) -> bool:
     # The progress bars and the summary table say it all; keep per-run log lines for warnings only.
     logging.getLogger("marketpipe").setLevel(logging.WARNING)
     options = RunOptions.from_env(universe_limit=limit)
+    specs = all_datasets()
+    # Alpha Vantage's datasets (and what derives from them) run second, each with its share of the day.
+    av_names = {s.name for s in specs if s.providers and s.providers[0] == "alpha_vantage"}
+    changed = True
+    while changed:
+        grown = {s.name for s in specs if av_names & set(s.depends_on) and not s.providers}
+        changed = not grown <= av_names
+        av_names |= grown
+    first = [s for s in specs if s.name not in av_names]
+    second = [s for s in specs if s.name in av_names]
+    share = av_demo_share(settings, second)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        results = collect_many(all_datasets(), settings=settings, options=options, progress=progress)
+        results = collect_many(first, settings=settings, options=options, progress=progress)
+        results += collect_many(
+            second, settings=settings, options=replace(options, max_items=share), progress=progress
+        )
     console.print(summary_table(results))
     return not any(r.status == "failed" for r in results)
 

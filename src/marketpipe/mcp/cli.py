@@ -1,0 +1,37 @@
+"""``marketpipe mcp``: serve the MCP tools over stdio (a desktop assistant launches it) or streamable
+HTTP (``--transport http``, at ``http://HOST:PORT/mcp``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated, Literal
+
+import typer
+
+from marketpipe.config import get_settings
+
+
+def mcp_command(
+    transport: Annotated[str, typer.Option(help="stdio | http")] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP: interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP: TCP port.")] = 8765,
+) -> None:
+    """Serve marketpipe's data to an LLM assistant as MCP tools."""
+    import anyio
+
+    from marketpipe.db import database_dsn
+    from marketpipe.mcp.server import build_server
+    from marketpipe.runtime import RedisService
+
+    if transport not in ("stdio", "http"):
+        raise typer.BadParameter("use stdio or http", param_hint="--transport")
+    # stdout is the protocol channel over stdio: every log line goes to stderr.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    settings = get_settings()
+    server = build_server(database_dsn(settings), RedisService(settings).start())
+    mode: Literal["stdio", "http"] = transport  # type: ignore[assignment]
+    if mode == "stdio":
+        anyio.run(server.run_stdio_async)
+    else:
+        anyio.run(lambda: server.run_streamable_http_async(host=host, port=port))
