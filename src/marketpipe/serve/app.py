@@ -35,6 +35,7 @@ import orjson
 import psycopg
 import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -77,8 +78,9 @@ SHED = Counter("marketpipe_api_shed_total", "Requests answered 503 (no connectio
 class GuardMiddleware:
     """Pure ASGI: 400 for a NUL in the path or query; security headers on every HTTP response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_header_bytes: int = 16 * 1024) -> None:
         self.app = app
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -91,6 +93,13 @@ class GuardMiddleware:
                 await send({"type": "websocket.close", "code": 1008, "reason": "bad path"})
                 return
             response = JSONResponse({"detail": "NUL is not allowed in a path or query"}, status_code=400)
+            await response(scope, receive, self._with_headers(send))
+            return
+        if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > self.max_header_bytes:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1009, "reason": "headers too large"})
+                return
+            response = JSONResponse({"detail": "request headers too large"}, status_code=431)
             await response(scope, receive, self._with_headers(send))
             return
         if scope["type"] == "http":
@@ -180,9 +189,18 @@ def create_app(database_url: str, redis_url: str, settings: ApiSettings | None =
     app.state.redis = redis_client
     app.state.hub = hub
     app.state.settings = cfg
-    app.add_middleware(GuardMiddleware)
+    app.add_middleware(GuardMiddleware, max_header_bytes=cfg.max_header_bytes)
     for router in routers.discover():
         app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Short and without the input echoed back (a 10 kB parameter must not come back as 10 kB).
+        errors = [
+            {"loc": [str(part)[:40] for part in e.get("loc", ())][:4], "msg": str(e.get("msg", "invalid"))[:120]}
+            for e in exc.errors()[:5]
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(PoolTimeout)
     async def pg_busy(_: Request, exc: PoolTimeout) -> JSONResponse:
