@@ -33,3 +33,8 @@ class StreamSettings(BaseSettings):
     #: mostly wait on sockets; each time they wake they wait for the GIL held by the decoding
     #: thread, up to this long. 1 ms instead of Python's 5 ms: +15 % throughput (bench/stream_sink.py).
     switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
+    #: Event times accepted by the sink, relative to its clock: a message stamped more than
+    #: ``max_future_s`` ahead (a far-future trade would pin "latest" and the candles for ever) or, if
+    #: ``max_age_s`` > 0, older than that (e.g. the topics' 14-day retention) goes to the DLQ.
+    max_future_s: float = Field(default=86_400.0, gt=0)
+    max_age_s: float = Field(default=0.0, ge=0, description="0 = no lower bound (replays, backfills).")

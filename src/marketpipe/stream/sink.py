@@ -67,6 +67,11 @@ _ROW_ERRORS = (pg_errors.DataError, pg_errors.IntegrityError)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
+def _window_reason(ms: int, now_ms: float) -> str:
+    ahead = (ms - now_ms) / 1000
+    return f"event time {'%.0f s ahead of' % ahead if ahead > 0 else '%.0f s behind' % -ahead} the sink clock"
+
+
 class SinkError(RuntimeError):
     """The sink cannot continue (configuration or schema problem, not a bad message)."""
 
@@ -401,7 +406,10 @@ class Sink:
         decoded: list[_Decoded] = []
         dead: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
-        decode, encode, new, append = kind.decode, kind.encode, _new_tuple, decoded.append
+        decode, encode, new, append, event_ms = kind.decode, kind.encode, _new_tuple, decoded.append, kind.event_ms
+        now_ms = time.time() * 1000
+        latest_ok = now_ms + self.settings.max_future_s * 1000
+        earliest_ok = now_ms - self.settings.max_age_s * 1000 if self.settings.max_age_s else -1.0
         for m in msgs:
             err = m.error()
             if err is not None:
@@ -416,6 +424,10 @@ class Sink:
             result.consumed += 1
             try:
                 d = decode(m.value())
+                ms = event_ms(d)
+                if not earliest_ok <= ms <= latest_ok:
+                    dead.append(self._letter(m, _window_reason(ms, now_ms), "EventTimeOutOfWindow", "decode"))
+                    continue
                 append(new(_Decoded, (d, *encode(d), partition, offset)))
             except CodecError as exc:
                 dead.append(self._letter(m, exc.reason, "CodecError", "decode"))
