@@ -3,7 +3,8 @@
 Delivery reports are served by a small poll thread so the asyncio loop that reads the WebSocket never
 blocks on Kafka. A full local queue is back-pressure: ``publish`` waits for deliveries to drain it
 (bounded by the broker, not a fixed sleep). ``close`` flushes, so a graceful shutdown loses nothing
-already accepted.
+already accepted; what it cannot deliver in time is counted (``undelivered``, and every failed
+delivery in ``delivery_failed``) and makes the producer command exit non-zero (:func:`lost`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class KafkaPublisher:
         remaining = self.flush(timeout)
         if remaining:
             log.error(logfmt({"event": "producer.flush_incomplete", "undelivered": remaining}))
+            self.stats.add("undelivered", remaining)
             # Fail what is left now (counted as delivery_failed) so close() cannot hang on a dead broker.
             self._producer.purge()
             self._producer.poll(0)
@@ -117,3 +119,8 @@ class KafkaPublisher:
         # producer <-> callback reference cycle.
         self._producer.close()
         return remaining
+
+
+def lost(stats: ProducerStats) -> int:
+    """Messages handed to Kafka that never reached it (failed deliveries, purged at exit included)."""
+    return max(stats.get("delivery_failed"), stats.get("undelivered"))
