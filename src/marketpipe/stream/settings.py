@@ -21,8 +21,9 @@ class StreamSettings(BaseSettings):
     group_id: str = Field(default="marketpipe-sink", description="Consumer group prefix of the sinks.")
     #: Static group membership id (Kafka ``group.instance.id``). A restarted sink with the same id takes
     #: its partitions back at once instead of waiting for the dead member's session to time out.
-    #: Default: ``<group>@<hostname>`` (stable for a StatefulSet pod or a host); set it per replica
-    #: when running several sinks of one kind on one host.
+    #: Default: none (dynamic membership: every process is its own member). Set it per replica to
+    #: something stable and unique, e.g. the StatefulSet pod name; two live processes with one id
+    #: fence each other (the fenced one exits non-zero).
     instance_id: str | None = None
     batch_size: int = Field(default=5000, ge=1, description="Messages consumed per batch at most.")
     batch_timeout_s: float = Field(default=0.01, gt=0, description="Longest wait for a batch to fill.")
@@ -38,3 +39,6 @@ class StreamSettings(BaseSettings):
     #: ``max_age_s`` > 0, older than that (e.g. the topics' 14-day retention) goes to the DLQ.
     max_future_s: float = Field(default=86_400.0, gt=0)
     max_age_s: float = Field(default=0.0, ge=0, description="0 = no lower bound (replays, backfills).")
+
+    #: Longest the sink spends releasing Kafka, PostgreSQL and Redis after SIGTERM (broker gone...).
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)

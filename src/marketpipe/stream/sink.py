@@ -33,7 +33,6 @@ import gc
 import logging
 import queue
 import signal
-import socket
 import sys
 import threading
 import time
@@ -65,6 +64,17 @@ _GC_GEN0 = 100_000  # allocations between young-generation collections while the
 # Errors that say "this row is bad" (→ DLQ), as opposed to "the database is unreachable" (→ retry).
 _ROW_ERRORS = (pg_errors.DataError, pg_errors.IntegrityError)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _bounded(job: Callable[[], None], timeout: float, what: str) -> bool:
+    """Run ``job`` on a daemon thread; give up on it after ``timeout`` s. True when it finished."""
+    thread = threading.Thread(target=job, name="sink-close", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        log.warning("%s did not finish within %.0f s; exiting without it", what, timeout)
+        return False
+    return True
 
 
 def _window_reason(ms: int, now_ms: float) -> str:
@@ -241,18 +251,42 @@ class Sink:
         self.latencies_ms: list[int] | None = [] if record_latency else None
         #: perf_counter() when the first batch arrived (start-up excluded from throughput figures).
         self.first_batch_at: float | None = None
+        self._fatal: KafkaError | None = None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
             "max.poll.interval.ms": 600000,
-            # Several sinks of one group on one host (--workers) differ by ``member_suffix``.
-            "group.instance.id": (self.settings.instance_id or f"{self.group}@{socket.gethostname()}")
-            + member_suffix,
+            "error_cb": self._on_kafka_error,
         }
+        if self.settings.instance_id:
+            # Static membership only when configured (a StatefulSet pod name: stable across restarts,
+            # unique per replica). A default shared by every process of a host made a second sink
+            # fence the first, which then sat idle. Several sinks of one group in one configuration
+            # (--workers) differ by ``member_suffix``.
+            overrides["group.instance.id"] = self.settings.instance_id + member_suffix
         overrides.update(consumer_overrides or {})
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
 
     # -- lifecycle --------------------------------------------------------------------------------
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback: a fatal error (e.g. fenced by another member with our static
+        id) ends the consumer for good — the run loop stops the process instead of idling."""
+        if err.fatal():
+            self._fatal = err
+            self._stop = True
+        else:
+            log.warning("sink %s: Kafka: %s", self.kind.name, err.str())
+
+    def _check_fatal(self) -> None:
+        if self._fatal is not None:
+            hint = (
+                " (another consumer joined with the same group.instance.id: give every sink its own"
+                " MARKETPIPE_STREAM_INSTANCE_ID, or leave it unset)"
+                if self._fatal.code() == KafkaError.FENCED_INSTANCE_ID or "fenced" in self._fatal.str().lower()
+                else ""
+            )
+            raise SinkError(f"fatal Kafka consumer error: {self._fatal.str()}{hint}")
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish the current batch and exit."""
@@ -306,6 +340,7 @@ class Sink:
                     if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                         break
                 self.metrics.maybe_log(self.settings.log_every_s, self.lag)
+            self._check_fatal()
             self._stages.drain()
             self._stages.check()
             self._flush_kafka_commits()
@@ -324,9 +359,24 @@ class Sink:
         self._flush_kafka_commits()
 
     def close(self) -> None:
-        with contextlib.suppress(KafkaException, RuntimeError):
-            self.consumer.close()
-        self.dlq.producer.flush(10)
+        """Release Kafka, PostgreSQL and Redis within ``settings.shutdown_timeout_s`` in all.
+
+        Closing a consumer leaves the group and commits, which waits for the broker: with the broker
+        gone that took minutes. PostgreSQL already holds the truth, so a close that does not finish
+        in time is abandoned (logged) and the process exits anyway.
+        """
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        def close_consumer() -> None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self.consumer.close()
+
+        if self._fatal is None:
+            _bounded(close_consumer, left(), f"sink {self.kind.name}: closing the Kafka consumer")
+        self.dlq.producer.flush(min(10.0, left()))
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self.redis.close()
@@ -415,8 +465,11 @@ class Sink:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                if err.fatal():
-                    raise SinkError(f"fatal Kafka error: {err}")
+                # A fatal consumer error (fenced...) arrives as a message whose error code is _FATAL
+                # (its fatal() flag is not set on the message): the consumer is dead, stop the process.
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    self._fatal = err
+                    self._check_fatal()
                 log.warning("sink %s: consumer error %s", kind.name, err)
                 continue
             partition, offset = m.partition() or 0, m.offset() or 0
