@@ -59,6 +59,7 @@ from marketpipe.stream.topics import DLQ
 
 log = logging.getLogger("marketpipe.stream.sink")
 
+_STALL_S = 120.0  # /healthz fails when the consume loop has not come round for this long
 _GC_GEN0 = 100_000  # allocations between young-generation collections while the sink runs
 
 # Errors that say "this row is bad" (→ DLQ), as opposed to "the database is unreachable" (→ retry).
@@ -252,6 +253,7 @@ class Sink:
         #: perf_counter() when the first batch arrived (start-up excluded from throughput figures).
         self.first_batch_at: float | None = None
         self._fatal: KafkaError | None = None
+        self._last_loop: float | None = None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
             "max.poll.interval.ms": 600000,
@@ -278,6 +280,24 @@ class Sink:
         else:
             log.warning("sink %s: Kafka: %s", self.kind.name, err.str())
 
+    def health(self) -> str | None:
+        """``/healthz``: None while consuming normally, else why not (fenced, a failed stage, stuck, stopping)."""
+        if self._fatal is not None:
+            return f"fatal Kafka consumer error: {self._fatal.str()}"
+        if self._stages is not None:
+            try:
+                self._stages.check()
+            except SinkError as exc:
+                return str(exc)
+        if self._stop:
+            return "stopping"
+        if self._last_loop is None:
+            return "starting"
+        stalled = time.monotonic() - self._last_loop
+        if stalled > _STALL_S:
+            return f"the consume loop has not run for {stalled:.0f} s"
+        return None
+
     def _check_fatal(self) -> None:
         if self._fatal is not None:
             hint = (
@@ -303,7 +323,7 @@ class Sink:
         decodes batch N+2, a PostgreSQL thread commits batch N+1 (rows + offsets), a Redis thread
         applies batch N and then hands its offsets to the main thread for the Kafka commit.
         """
-        self.metrics.serve(self.settings.metrics_port)
+        self.metrics.serve(self.settings.metrics_port, self.health)
         try:
             # Covers a crash between a PostgreSQL commit and its Redis update.
             self.rehydrate()
@@ -322,6 +342,7 @@ class Sink:
         gc.set_threshold(_GC_GEN0, *gc_threshold[1:])
         try:
             while not self._stop:
+                self._last_loop = time.monotonic()
                 msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
                 self._stages.check()
                 self._flush_kafka_commits()
@@ -374,8 +395,7 @@ class Sink:
             with contextlib.suppress(KafkaException, RuntimeError):
                 self.consumer.close()
 
-        if self._fatal is None:
-            _bounded(close_consumer, left(), f"sink {self.kind.name}: closing the Kafka consumer")
+        _bounded(close_consumer, left(), f"sink {self.kind.name}: closing the Kafka consumer")
         self.dlq.producer.flush(min(10.0, left()))
         if self._conn is not None and not self._conn.closed:
             self._conn.close()

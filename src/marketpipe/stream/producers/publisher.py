@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,9 @@ from marketpipe.stream.bus import producer_config
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
 log = logging.getLogger(__name__)
+
+
+STALL_S = 120.0  # /healthz fails when messages wait this long without any delivery
 
 
 class KafkaPublishError(RuntimeError):
@@ -36,13 +40,17 @@ class KafkaPublisher:
         *,
         client_id: str = "marketpipe-producer",
         config: Mapping[str, Any] | None = None,
+        stall_s: float = STALL_S,
     ) -> None:
         self.stats = stats
+        self.stall_s = stall_s
         self._fatal: KafkaError | None = None
         self._logged_failures = 0
         # Shared settings (idempotence, acks=all, lz4, linger) come from the bus module.
         overrides = {"client.id": client_id, "error_cb": self._on_error, **(config or {})}
         self._producer = Producer(producer_config(bootstrap, **overrides))
+        self._last_delivery = time.monotonic()
+        stats.health_checks.append(self.health)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name=f"{client_id}-poll", daemon=True)
         self._poller.start()
@@ -55,6 +63,7 @@ class KafkaPublisher:
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self.stats.add("delivered")
+            self._last_delivery = time.monotonic()
             return
         self.stats.add("delivery_failed")
         self._logged_failures += 1
@@ -77,6 +86,17 @@ class KafkaPublisher:
             log.error(logfmt({"event": "producer.kafka_fatal", "error": err.str()}))
         else:
             log.warning(logfmt({"event": "producer.kafka_error", "error": err.str()}))
+
+    def health(self) -> str | None:
+        """None while the producer can deliver; else why not (for ``/healthz``)."""
+        if self._fatal is not None:
+            return f"kafka producer failed fatally: {self._fatal.str()}"
+        if self._stop.is_set():
+            return "closed"
+        waiting = time.monotonic() - self._last_delivery
+        if self.pending() and waiting > self.stall_s:
+            return f"{self.pending()} messages pending, nothing delivered for {waiting:.0f} s"
+        return None
 
     # -- public API ----------------------------------------------------------------------------
     def publish(self, topic: str, key: str, value: bytes) -> None:
