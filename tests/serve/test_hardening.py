@@ -26,7 +26,8 @@ def test_a_burst_beyond_the_redis_pool_waits_or_is_shed_never_500(
 ) -> None:
     """Issue #17.12: above ~99 requests in flight the API answered 500 "Too many connections"."""
     redis_client.hset(
-        "sp500_realtime_data", mapping={f"S{i}": orjson.dumps({"symbol": f"S{i}", "price": i}) for i in range(500)}
+        "sp500_realtime_data",
+        mapping={f"S{i}": orjson.dumps({"symbol": f"S{i}", "price": i}) for i in range(500)},
     )
     api = live_api(redis_max_connections=4, pool_timeout_s=5)
 
@@ -80,9 +81,15 @@ def test_hostile_paths_get_a_4xx_with_a_short_message(live_api: Callable[..., An
 def test_any_symbol_text_is_a_4xx_or_a_clean_answer(live_api: Callable[..., Any], symbol: str) -> None:
     api = getattr(test_any_symbol_text_is_a_4xx_or_a_clean_answer, "_api", None) or live_api()
     test_any_symbol_text_is_a_4xx_or_a_clean_answer._api = api  # type: ignore[attr-defined]
-    quoted = httpx.URL(api.http).copy_with(raw_path=b"/api/v1/etf/" + httpx._urlparse.quote(symbol, safe="").encode())
+    quoted = httpx.URL(api.http).copy_with(
+        raw_path=b"/api/v1/etf/" + httpx._urlparse.quote(symbol, safe="").encode()
+    )
     r = httpx.get(quoted)
-    assert r.status_code in (307, 400, 404, 422), (symbol, r.status_code, r.text[:200])  # 307: "/" → slash redirect
+    assert r.status_code in (307, 400, 404, 422), (
+        symbol,
+        r.status_code,
+        r.text[:200],
+    )  # 307: "/" → slash redirect
 
 
 def test_websocket_feed_names_of_any_length_are_refused_cleanly(live_api: Callable[..., Any]) -> None:

@@ -30,7 +30,9 @@ def _now_ms() -> int:
 class Signaller:
     """What a busy sink does: rewrite some rows of the hash and PUBLISH, every ``every_s``."""
 
-    def __init__(self, client: redis.Redis, symbols: list[str], *, every_s: float = 0.01, pad: int = 0) -> None:
+    def __init__(
+        self, client: redis.Redis, symbols: list[str], *, every_s: float = 0.01, pad: int = 0
+    ) -> None:
         self.client, self.symbols, self.every_s, self.pad = client, symbols, every_s, pad
         self.signals = 0
         self._stop = threading.Event()
@@ -42,9 +44,13 @@ class Signaller:
             n += 1
             self.client.hset(
                 "sp500_realtime_data",
-                mapping={s: orjson.dumps({"symbol": s, "price": n, "pad": "x" * self.pad}) for s in self.symbols},
+                mapping={
+                    s: orjson.dumps({"symbol": s, "price": n, "pad": "x" * self.pad}) for s in self.symbols
+                },
             )
-            self.client.publish("sp500_updates", orjson.dumps({"count": len(self.symbols), "timestamp": _now_ms()}))
+            self.client.publish(
+                "sp500_updates", orjson.dumps({"count": len(self.symbols), "timestamp": _now_ms()})
+            )
             self.signals += 1
             time.sleep(self.every_s)
 
@@ -106,7 +112,10 @@ def test_after_the_snapshot_only_changed_symbols_are_pushed(
     wait_subscribed(redis_client)
 
     async def main() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        async with connect(f"{api.ws}/api/v1/ws/sp500") as ws, connect(f"{api.ws}/api/v1/ws/sp500?mode=snapshot") as full:
+        async with (
+            connect(f"{api.ws}/api/v1/ws/sp500") as ws,
+            connect(f"{api.ws}/api/v1/ws/sp500?mode=snapshot") as full,
+        ):
             got, got_full = [orjson.loads(await ws.recv())], [orjson.loads(await full.recv())]
             redis_client.hset("sp500_realtime_data", "MSFT", orjson.dumps({"symbol": "MSFT", "price": 2.0}))
             redis_client.publish("sp500_updates", orjson.dumps({"count": 1, "timestamp": _now_ms()}))

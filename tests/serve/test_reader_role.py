@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,9 @@ def as_reader(dsn: str) -> str:
     ],
 )
 def test_the_reader_cannot_write(pg_dsn: str, statement: str) -> None:
-    with psycopg.connect(as_reader(pg_dsn)) as conn, pytest.raises(
-        (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)
+    with (
+        psycopg.connect(as_reader(pg_dsn)) as conn,
+        pytest.raises((errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)),
     ):
         conn.execute(statement)
 
@@ -45,7 +45,8 @@ def test_the_reader_cannot_write(pg_dsn: str, statement: str) -> None:
 def test_the_reader_reads_every_table_including_ones_created_later(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         tables = [
-            r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
         ]
         conn.execute("CREATE TABLE later_table (x int)")  # as a future migration would (the writers' role)
         conn.execute("INSERT INTO later_table VALUES (7)")

@@ -39,7 +39,11 @@ def _wait(what: str, condition: Callable[[], bool], timeout: float = 90) -> None
 
 
 def test_sink_healthz_is_200_while_consuming_and_503_once_fenced(
-    kafka_bootstrap: str, kafka_topic: Callable[..., str], pg_dsn: str, redis_url: str, redis_client: redis.Redis
+    kafka_bootstrap: str,
+    kafka_topic: Callable[..., str],
+    pg_dsn: str,
+    redis_url: str,
+    redis_client: redis.Redis,
 ) -> None:
     topic, dlq = kafka_topic("healthz"), kafka_topic("dlq")
     ports = [_port(), _port()]
@@ -77,7 +81,9 @@ def test_sink_healthz_is_200_while_consuming_and_503_once_fenced(
     assert _health(ports[1 - fenced])[0] == 503  # stopped
 
 
-def test_producer_healthz_fails_when_nothing_is_delivered(kafka_bootstrap: str, kafka_topic: Callable[..., str]) -> None:
+def test_producer_healthz_fails_when_nothing_is_delivered(
+    kafka_bootstrap: str, kafka_topic: Callable[..., str]
+) -> None:
     dead, topic = f"127.0.0.1:{_port()}", kafka_topic("healthz-producer")
     for bootstrap, expected in ((kafka_bootstrap, 200), (dead, 503)):
         stats, port = ProducerStats("test"), _port()

@@ -19,7 +19,9 @@ from marketpipe.stream.topics import TopicSpec, ensure_topics
 from plugins._streamkit import make_trades, produce
 
 
-def _sink(bootstrap: str, topic: str, group: str, dsn: str, redis_url: str, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+def _sink(
+    bootstrap: str, topic: str, group: str, dsn: str, redis_url: str, tmp_path: Path, **env: str
+) -> subprocess.Popen[str]:
     environ = {
         **os.environ,
         "MARKETPIPE_DATABASE_URL": dsn,
@@ -70,7 +72,9 @@ def test_two_sinks_on_one_host_are_two_members_by_default(
         trades = make_trades(2000, seed=3)
         produce(kafka_bootstrap, topic, trades)
         deadline = time.monotonic() + 90
-        while (_rows(pg_dsn) < len(trades) or _members(kafka_bootstrap, "g-two") != 2) and time.monotonic() < deadline:
+        while (
+            _rows(pg_dsn) < len(trades) or _members(kafka_bootstrap, "g-two") != 2
+        ) and time.monotonic() < deadline:
             assert a.poll() is None and b.poll() is None, "a sink exited"
             time.sleep(0.5)
         assert _rows(pg_dsn) == len(trades)

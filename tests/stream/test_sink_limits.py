@@ -38,7 +38,9 @@ def test_unique_huge_text_fields_are_dead_lettered_and_memory_stays_bounded(
     now = int(time.time() * 1000)
     producer = make_producer(kafka_bootstrap)
     for i in range(400):
-        producer.produce(topic, key=b"S001", value=_trade("S001", now - i, pod_name=f"{i:06d}" + "p" * 250_000))
+        producer.produce(
+            topic, key=b"S001", value=_trade("S001", now - i, pod_name=f"{i:06d}" + "p" * 250_000)
+        )
         producer.poll(0)
     for i in range(100):  # over the cap but small: a field-level rejection
         producer.produce(topic, key=b"S002", value=_trade("S002", now - i, pod_name=f"{i}" + "q" * 200))
@@ -51,7 +53,9 @@ def test_unique_huge_text_fields_are_dead_lettered_and_memory_stays_bounded(
         sink = _sink(topic, kafka_bootstrap, pg_dsn, redis_url, "g-big-text", dlq)
         metrics = sink.run(max_messages=700, idle_exit_s=20)
         held = sum(
-            stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename") if stat.size_diff > 0
+            stat.size_diff
+            for stat in tracemalloc.take_snapshot().compare_to(before, "filename")
+            if stat.size_diff > 0
         )
     finally:
         tracemalloc.stop()
@@ -59,7 +63,9 @@ def test_unique_huge_text_fields_are_dead_lettered_and_memory_stays_bounded(
     assert held < 20 * 2**20, f"the sink holds {held / 2**20:.0f} MiB more after the run"
     assert all(len(key or "") <= 64 for key in kinds.ESCAPED)
     with psycopg.connect(pg_dsn) as conn:
-        reasons = dict(conn.execute("SELECT error_class, min(reason) FROM stream_dead_letters GROUP BY 1").fetchall())
+        reasons = dict(
+            conn.execute("SELECT error_class, min(reason) FROM stream_dead_letters GROUP BY 1").fetchall()
+        )
     assert "message too large" in reasons["CodecError"] or "pod_name longer" in reasons["CodecError"]
 
 
@@ -74,16 +80,34 @@ def test_the_escape_caches_are_bounded_in_entries_and_bytes() -> None:
     assert max((len(v) for v in kinds.ARRAYS.values()), default=0) <= 4 * kinds._CACHE_VALUE_MAX
 
 
-_TEXT = st.one_of(st.none(), st.integers(), st.text(max_size=300), st.text(alphabet="\x00\ud800é", max_size=5))
+_TEXT = st.one_of(
+    st.none(), st.integers(), st.text(max_size=300), st.text(alphabet="\x00\ud800é", max_size=5)
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(pod_name=_TEXT, source=_TEXT, category=_TEXT, conditions=st.one_of(st.none(), st.lists(_TEXT, max_size=20)))
-def test_every_text_field_is_capped_or_rejected(pod_name: object, source: object, category: object, conditions: object) -> None:
+@given(
+    pod_name=_TEXT,
+    source=_TEXT,
+    category=_TEXT,
+    conditions=st.one_of(st.none(), st.lists(_TEXT, max_size=20)),
+)
+def test_every_text_field_is_capped_or_rejected(
+    pod_name: object, source: object, category: object, conditions: object
+) -> None:
     fields = {"pod_name": pod_name, "source": source, "category": category, "conditions": conditions}
     payload = {k: v for k, v in fields.items() if v is not None}
     try:
-        raw = orjson.dumps({"v": 1, "kind": "trade", "symbol": "AAPL", "price": 1.0, "timestamp_ms": 1_764_000_000_000, **payload})
+        raw = orjson.dumps(
+            {
+                "v": 1,
+                "kind": "trade",
+                "symbol": "AAPL",
+                "price": 1.0,
+                "timestamp_ms": 1_764_000_000_000,
+                **payload,
+            }
+        )
     except TypeError:
         return  # a lone surrogate cannot even be encoded as JSON
     outcomes = []

@@ -60,9 +60,7 @@ SHUTDOWN_S = 5.0
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.^=_-]{0,19}$"
 RETRY_AFTER_S = 1
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:"
-)
+CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:"
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -144,7 +142,7 @@ def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
 
 def create_app(database_url: str, redis_url: str, settings: ApiSettings | None = None) -> FastAPI:
     """The API bound to one database (ideally a ``marketpipe_reader`` login) and one Redis."""
-    cfg = settings or ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    cfg = settings or ApiSettings(_env_file=None)
     # Read-only transactions as a second line behind the read-only role: even the writers'
     # credentials (an external setup without MARKETPIPE_API_DATABASE_URL) cannot write through it.
     pool = AsyncConnectionPool(
@@ -197,7 +195,10 @@ def create_app(database_url: str, redis_url: str, settings: ApiSettings | None =
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # Short and without the input echoed back (a 10 kB parameter must not come back as 10 kB).
         errors = [
-            {"loc": [str(part)[:40] for part in e.get("loc", ())][:4], "msg": str(e.get("msg", "invalid"))[:120]}
+            {
+                "loc": [str(part)[:40] for part in e.get("loc", ())][:4],
+                "msg": str(e.get("msg", "invalid"))[:120],
+            }
             for e in exc.errors()[:5]
         ]
         return JSONResponse({"detail": errors}, status_code=422)
@@ -400,7 +401,8 @@ def create_app(database_url: str, redis_url: str, settings: ApiSettings | None =
                     continue
                 if action == "heartbeat":
                     hub.reply(
-                        client, orjson.dumps({"type": "heartbeat_response", "timestamp": time.time()}).decode()
+                        client,
+                        orjson.dumps({"type": "heartbeat_response", "timestamp": time.time()}).decode(),
                     )
                 elif action == "unsubscribe":
                     break

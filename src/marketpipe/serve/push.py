@@ -29,6 +29,7 @@ import collections
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +105,7 @@ class Hub:
         redis: aioredis.Redis,
         listen_redis: aioredis.Redis,
         *,
-        interval_s: float = 0.25,
+        interval_s: float = 0.1,
         send_timeout_s: float = 10.0,
     ) -> None:
         self.redis = redis
@@ -191,16 +192,17 @@ class Hub:
         committed = st.version_ms.get(oldest)
         if committed is None and st.version_ms:
             committed = next(iter(st.version_ms.values()))
+        # Small fields first: a client can read version and commit time without parsing the rows.
         message: dict[str, Any] = {
             "type": feed,
             "mode": cache_key[1],
-            "data": data,
             "version": st.version,
             "committed_ms": committed,
             "timestamp": time.time(),
         }
         if removed:
             message["removed"] = removed
+        message["data"] = data
         text = orjson.dumps(message).decode()
         st.payloads[cache_key] = text
         return text
@@ -244,9 +246,7 @@ class Hub:
 
     def _mark_dirty(self, feed: str, committed_ms: int | None) -> None:
         have = self._dirty.get(feed, -1)
-        if have == -1:
-            self._dirty[feed] = committed_ms
-        elif committed_ms is not None and (have is None or committed_ms < have):
+        if have == -1 or (committed_ms is not None and (have is None or committed_ms < have)):
             self._dirty[feed] = committed_ms
         self._signal.set()
 
@@ -344,7 +344,7 @@ class Hub:
                 transport.abort()
 
 
-def _parse_rows(raw: dict[bytes, bytes], *, keep_raw: bool = False) -> list[tuple[str, Any]]:
+def _parse_rows(raw: Mapping[Any, Any], *, keep_raw: bool = False) -> list[tuple[str, Any]]:
     """(symbol, row) pairs of a feed hash, sorted by symbol and capped; oversized or bad entries skipped."""
     out: list[tuple[str, Any]] = []
     for key in sorted(raw):

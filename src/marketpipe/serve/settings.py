@@ -22,7 +22,7 @@ class ApiSettings(BaseSettings):
     #: external database the writers' URL is used in read-only transactions, with a warning).
     database_url: SecretStr | None = None
     #: At most one push per feed per interval; sink signals inside one interval coalesce.
-    push_interval_s: float = Field(default=0.25, gt=0, le=60)
+    push_interval_s: float = Field(default=0.1, gt=0, le=60)
     #: A client whose socket does not take a message within this long is dropped.
     send_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: WebSocket clients per process at most (a connect beyond it is refused with close code 1013).

@@ -131,7 +131,9 @@ class TradeV1(msgspec.Struct, gc=False):
     volume: Annotated[float, Meta(ge=0, le=1e15)] = 0.0
     seq: Annotated[int, Meta(ge=0, le=_MAX_SEQ)] = 0
     conditions: (
-        Annotated[tuple[Annotated[str, Meta(max_length=MAX_CONDITION_LEN)], ...], Meta(max_length=MAX_CONDITIONS)]
+        Annotated[
+            tuple[Annotated[str, Meta(max_length=MAX_CONDITION_LEN)], ...], Meta(max_length=MAX_CONDITIONS)
+        ]
         | None
     ) = None
     source: Annotated[str, Meta(max_length=TEXT_CAPS["source"])] | None = None

@@ -24,7 +24,6 @@ from confluent_kafka import Producer
 from marketpipe.stream.bus import make_producer
 from marketpipe.stream.topics import DLQ
 
-
 MAX_DLQ_VALUE = 256 * 1024
 MAX_DLQ_KEY = 1024
 
@@ -87,7 +86,9 @@ class DeadLetterQueue:
             if key is not None and len(key) > MAX_DLQ_KEY:
                 key = key[:MAX_DLQ_KEY]
                 headers.append(("mp-key-truncated", b"1"))
-            self.producer.produce(self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
+            self.producer.produce(
+                self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
+            )
         remaining = self.producer.flush(timeout)
         failed, self._failed = self._failed, []
         if remaining or failed:

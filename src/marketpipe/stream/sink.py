@@ -80,7 +80,8 @@ def _bounded(job: Callable[[], None], timeout: float, what: str) -> bool:
 
 def _window_reason(ms: int, now_ms: float) -> str:
     ahead = (ms - now_ms) / 1000
-    return f"event time {'%.0f s ahead of' % ahead if ahead > 0 else '%.0f s behind' % -ahead} the sink clock"
+    where = f"{ahead:.0f} s ahead of" if ahead > 0 else f"{-ahead:.0f} s behind"
+    return f"event time {where} the sink clock"
 
 
 class SinkError(RuntimeError):
@@ -303,7 +304,8 @@ class Sink:
             hint = (
                 " (another consumer joined with the same group.instance.id: give every sink its own"
                 " MARKETPIPE_STREAM_INSTANCE_ID, or leave it unset)"
-                if self._fatal.code() == KafkaError.FENCED_INSTANCE_ID or "fenced" in self._fatal.str().lower()
+                if self._fatal.code() == KafkaError.FENCED_INSTANCE_ID
+                or "fenced" in self._fatal.str().lower()
                 else ""
             )
             raise SinkError(f"fatal Kafka consumer error: {self._fatal.str()}{hint}")
@@ -476,7 +478,13 @@ class Sink:
         decoded: list[_Decoded] = []
         dead: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
-        decode, encode, new, append, event_ms = kind.decode, kind.encode, _new_tuple, decoded.append, kind.event_ms
+        decode, encode, new, append, event_ms = (
+            kind.decode,
+            kind.encode,
+            _new_tuple,
+            decoded.append,
+            kind.event_ms,
+        )
         now_ms = time.time() * 1000
         latest_ok = now_ms + self.settings.max_future_s * 1000
         earliest_ok = now_ms - self.settings.max_age_s * 1000 if self.settings.max_age_s else -1.0

@@ -127,7 +127,9 @@ def _run(
     missing = lost(stats)
     if missing:
         # Lost data is a failure: the orchestrator must see it (restart, alert), never a clean exit.
-        log.error(logfmt({"event": "producer.undelivered", "producer": stats.producer, "undelivered": missing}))
+        log.error(
+            logfmt({"event": "producer.undelivered", "producer": stats.producer, "undelivered": missing})
+        )
         typer.echo(f"error: {missing} messages were not delivered to Kafka", err=True)
         raise typer.Exit(1)
 
