@@ -217,11 +217,12 @@ def main() -> None:
         ensure_topics(
             bootstrap, [TopicSpec(topic, 3), TopicSpec("marketpipe.dlq", 1), TopicSpec(f"{topic}-warmup", 1)]
         )
+        sink_log = open(Path(tempfile.gettempdir()) / "ws_fanout_sink.log", "wb")  # noqa: SIM115
         sink_env = {**env, "MARKETPIPE_DATABASE_URL": dsn, "MARKETPIPE_REDIS_URL": redis_url,
                     "MARKETPIPE_DATA_DIR": str(root / "data"), "MARKETPIPE_STREAM_LOG_EVERY_S": "3600"}  # fmt: skip
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "marketpipe", "stream", "sink", "trades", "--bootstrap", bootstrap, "--no-create-topics"],
-            env=sink_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+            env=sink_env, stdout=subprocess.DEVNULL, stderr=sink_log))  # fmt: skip
         port = free_port()
         api = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(port), dsn, redis_url, str(interval)], env=env
@@ -248,7 +249,11 @@ def main() -> None:
             with psycopg.connect(dsn) as conn:
                 rows = conn.execute("SELECT count(*) FROM sp500_websocket_trades").fetchone()[0]  # type: ignore[index]
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
-            refreshes = [ln.rsplit(" ", 1)[1] for ln in text.splitlines() if ln.startswith("marketpipe_api_ws_refreshes_total{")]
+            refreshes = [
+                ln.rsplit(" ", 1)[1]
+                for ln in text.splitlines()
+                if ln.startswith("marketpipe_api_ws_refreshes_total{")
+            ]
             return f"rows={rows} refreshes={refreshes}"
 
         for mode, suffix in (("delta", ""), ("snapshot (baseline)", "?mode=snapshot")):
@@ -271,7 +276,7 @@ def main() -> None:
                 f"{pct(lags, 0.5):.0f}", f"{pct(lags, 0.99):.0f}", f"{lags[-1] if lags else float('nan'):.0f}",
                 f"{100 * r['cpu']:.0f}", f"{r['rss'] / 2**20:.0f}",
             )  # fmt: skip
-        console.print(f"after: {counters()}")
+        console.print(f"after: {counters()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         console.print(table)
         for mode, r in results.items():
             console.print(f"{mode}: failed to connect {r['failed']}, dropped while reading {r['closed']}")
