@@ -21,9 +21,10 @@ class StreamSettings(BaseSettings):
     group_id: str = Field(default="marketpipe-sink", description="Consumer group prefix of the sinks.")
     #: Static group membership id (Kafka ``group.instance.id``). A restarted sink with the same id takes
     #: its partitions back at once instead of waiting for the dead member's session to time out.
-    #: Default: none (dynamic membership: every process is its own member). Set it per replica to
-    #: something stable and unique, e.g. the StatefulSet pod name; two live processes with one id
-    #: fence each other (the fenced one exits non-zero).
+    #: Default: ``<group>@<hostname>#<slot>`` with the lowest slot no live sink on this host holds
+    #: (a lock file): a restart gets its id back, two concurrent sinks never share one. Set it per
+    #: replica to something stable and unique, e.g. the StatefulSet pod name; two live processes
+    #: with one configured id fence each other (the fenced one exits non-zero).
     instance_id: str | None = None
     batch_size: int = Field(default=5000, ge=1, description="Messages consumed per batch at most.")
     batch_timeout_s: float = Field(default=0.01, gt=0, description="Longest wait for a batch to fill.")

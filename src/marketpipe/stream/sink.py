@@ -29,16 +29,20 @@ PostgreSQL commit and the Redis update).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import logging
 import queue
 import signal
+import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import IO, Any, NamedTuple
 
 import psycopg
 import redis
@@ -260,17 +264,40 @@ class Sink:
             "max.poll.interval.ms": 600000,
             "error_cb": self._on_kafka_error,
         }
+        # Static membership: a restarted sink with the same id takes its partitions back at once.
+        # Configured: e.g. the StatefulSet pod name. Default: <group>@<host>#<slot>, the slot being
+        # the lowest one no live process on this host holds (a lock file, released by the kernel
+        # even on kill -9): a restart gets the same id back, a second concurrent sink gets another
+        # one. (A single default id per host made a second sink fence the first, which then sat
+        # idle.) Sinks of one --workers run differ by ``member_suffix`` as well.
+        self._slot_lock: IO[bytes] | None = None
         if self.settings.instance_id:
-            # Static membership only when configured (a StatefulSet pod name: stable across restarts,
-            # unique per replica). A default shared by every process of a host made a second sink
-            # fence the first, which then sat idle. Several sinks of one group in one configuration
-            # (--workers) differ by ``member_suffix``.
             overrides["group.instance.id"] = self.settings.instance_id + member_suffix
+        else:
+            overrides["group.instance.id"] = self._claim_member_id(
+                f"{self.group}@{socket.gethostname()}", member_suffix
+            )
         overrides.update(consumer_overrides or {})
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
 
     # -- lifecycle --------------------------------------------------------------------------------
+
+    def _claim_member_id(self, base: str, suffix: str) -> str:
+        """``base#<n>suffix`` for the lowest slot ``n`` not held by a live process on this host."""
+        folder = Path(tempfile.gettempdir()) / "marketpipe-sink-members"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "._-@#" else "_" for c in base + suffix)[:200]
+        for slot in range(1024):
+            handle = (folder / f"{safe}.{slot}.lock").open("ab")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._slot_lock = handle  # held (and the id ours) until this process ends or close()
+            return f"{base}#{slot}{suffix}"
+        raise SinkError(f"no free member slot for {base} on this host (1024 sinks?)")
 
     def _on_kafka_error(self, err: KafkaError) -> None:
         """librdkafka's error callback: a fatal error (e.g. fenced by another member with our static
@@ -402,6 +429,9 @@ class Sink:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self.redis.close()
+        if self._slot_lock is not None:
+            self._slot_lock.close()  # the member id is free for the next sink on this host
+            self._slot_lock = None
 
     # -- PostgreSQL --------------------------------------------------------------------------------
 
