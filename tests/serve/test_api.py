@@ -48,7 +48,8 @@ def test_latest_prices_come_from_the_seed_compatible_hash(
     body = client.get("/api/v1/stocks/sp500").json()
     assert [r["symbol"] for r in body["data"]] == ["AAPL", "MSFT"]
     assert body["data"][0]["price"] == 190.25
-    assert client.get("/api/v1/health").json() == {"status": "ok"}
+    health = client.get("/api/v1/health").json()
+    assert (health["status"], health["postgres"], health["redis"]) == ("ok", "ok", "ok")
 
 
 def test_candles_come_from_the_sinks_candles_and_roll_up(client: TestClient, pg_dsn: str) -> None:
@@ -105,7 +106,7 @@ def test_websocket_sends_snapshot_then_pushes_on_signal(
         while redis_client.publish("sp500_updates", "batch") == 0 and time.monotonic() < deadline:
             time.sleep(0.05)  # wait until the app's listener has subscribed
         pushed = ws.receive_json()
-        assert pushed["type"] == "sp500"
+        assert (pushed["type"], pushed["mode"]) == ("sp500", "delta")
         assert pushed["data"] == [{"symbol": "AAPL", "price": 2.0}]
 
 

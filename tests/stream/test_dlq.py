@@ -80,3 +80,36 @@ def test_poison_messages_go_to_dlq_and_sink_keeps_going(
     assert headers["mp-topic"] == topic.encode()
     assert headers["mp-offset"] == b"150"
     assert dict(dead[4].headers())["mp-stage"] == b"write"
+
+
+def test_a_message_too_large_for_the_dlq_goes_truncated_and_the_sink_moves_on(
+    kafka_bootstrap: str, kafka_topic, pg_dsn: str, redis_url: str, redis_client: redis.Redis
+) -> None:
+    """Issue #17.5: a ~1 MB undecodable message could not be dead-lettered; the sink exited on every start."""
+    import hashlib
+    import os
+
+    topic = kafka_topic("huge-poison", partitions=1)
+    dlq_topic = kafka_topic("dlq", partitions=1)
+    good = make_trades(100, seed=5)
+    huge = os.urandom(1_000_000)
+    producer = make_producer(kafka_bootstrap, **{"message.max.bytes": 1_040_000})
+    produce(kafka_bootstrap, topic, good[:50], producer)
+    producer.produce(topic, key=b"S001" * 400, value=huge)
+    produce(kafka_bootstrap, topic, good[50:], producer)
+
+    settings = StreamSettings(_env_file=None, batch_size=1000)  # type: ignore[call-arg]
+    sink = Sink(SP500.with_topic(topic), bootstrap=kafka_bootstrap, dsn=pg_dsn, redis_url=redis_url,
+                settings=settings, group_id="g-huge", dlq_topic=dlq_topic)  # fmt: skip
+    metrics = sink.run(max_messages=len(good) + 1, idle_exit_s=20)
+
+    assert (metrics.totals["rows_written"], metrics.totals["dlq"]) == (len(good), 1)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT next_offset FROM stream_offsets").fetchone() == (len(good) + 1,)
+        assert conn.execute("SELECT payload_bytes FROM stream_dead_letters").fetchone() == (1_000_000,)
+    (letter,) = _read_all(kafka_bootstrap, dlq_topic, 1)
+    headers = dict(letter.headers())
+    assert headers["mp-truncated"] == b"1" and headers["mp-original-size"] == b"1000000"
+    assert headers["mp-sha256"] == hashlib.sha256(huge).hexdigest().encode()
+    assert letter.value() == huge[: len(letter.value())] and len(letter.value()) == 256 * 1024
+    assert headers["mp-key-truncated"] == b"1" and len(letter.key()) == 1024

@@ -151,3 +151,19 @@ def test_topgainers_command_streams_the_latest_batch(
     bodies = [orjson.loads(m.value()) for m in read_topic(idempotent_kafka, topic, int(summary["delivered"]))]
     assert {b["symbol"] for b in bodies} <= set(gainers)
     assert {(b["category"], b["batch_id"]) for b in bodies} == {("top_gainers", 7)}
+
+
+def test_a_producer_that_cannot_deliver_exits_non_zero_with_the_count(sandbox: Any, tmp_path: Path) -> None:
+    """Issue #17.9: a producer that lost its broker purged what it had and exited 0."""
+    dead_broker = f"127.0.0.1:{_free_port()}"  # nothing listens: every message stays undelivered
+    done = subprocess.run(
+        [sys.executable, "-m", "marketpipe", "stream", "produce", "bithumb", "--bootstrap", dead_broker,
+         "--markets", "KRW-BTC,KRW-ETH", "--interval", "0.3", "--max-seconds", "3"],
+        env=_env(sandbox, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    summary = _finished(done.stdout)
+    produced = int(summary["produced"])
+    assert produced >= 1 and int(summary["undelivered"]) == produced and "delivered" not in summary
+    assert f"error: {produced} messages were not delivered to Kafka" in done.stderr
+    assert f"event=producer.undelivered producer=bithumb undelivered={produced}" in done.stdout + done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import redis
 
@@ -16,6 +17,21 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``port`` now.
+
+    With SO_REUSEADDR, as redis-server and the JVM bind: connections of the previous server still in
+    TIME-WAIT do not block it (a plain bind would fail and push a restart onto a new port).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def redis_server_binary() -> str:
@@ -38,7 +54,7 @@ class RedisService(LocalService):
         workdir.mkdir(parents=True, exist_ok=True)
         pidfile = workdir / "redis.pid"
         pidfile.unlink(missing_ok=True)
-        port = free_port()
+        port = self._port(workdir)
         cmd = [
             redis_server_binary(),
             "--port", str(port),
@@ -63,6 +79,25 @@ class RedisService(LocalService):
                 return int(pidfile.read_text().strip()), url
             time.sleep(0.05)
         raise ServiceError("redis: the embedded server did not answer within 10 s")
+
+    @staticmethod
+    def _port(workdir: Path) -> int:
+        """The port of the previous run if it can be bound again (clients keep their URL), else a new one."""
+        port_file = workdir / "port"
+        try:
+            previous = int(port_file.read_text().strip())
+        except (OSError, ValueError):
+            previous = 0
+        deadline = time.monotonic() + 5
+        while 0 < previous < 65536:
+            if port_bindable(previous):
+                return previous
+            if time.monotonic() > deadline:
+                break  # someone else took it: a new port, written below
+            time.sleep(0.1)
+        port = free_port()
+        port_file.write_text(str(port))
+        return port
 
     def ping(self, url: str) -> bool:
         try:

@@ -96,7 +96,7 @@ def sink(
     from marketpipe.runtime.redis import RedisService
     from marketpipe.stream.kinds import KINDS
     from marketpipe.stream.settings import StreamSettings
-    from marketpipe.stream.sink import Sink
+    from marketpipe.stream.sink import Sink, SinkError
     from marketpipe.stream.topics import DLQ, TopicSpec, default_specs, ensure_topics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -147,7 +147,14 @@ def sink(
         dlq_topic=dlq,
     )
     runner.install_signal_handlers()
-    metrics = runner.run(max_messages=max_messages, idle_exit_s=idle_exit)
+    try:
+        metrics = runner.run(max_messages=max_messages, idle_exit_s=idle_exit)
+    except SinkError as exc:
+        # Fatal for this process (fenced, schema problem...): a clear line and a non-zero exit, so the
+        # orchestrator restarts or alerts instead of a sink that runs and does nothing.
+        logging.getLogger("marketpipe.stream.sink").error("sink %s stopped: %s", kind, exc)
+        typer.echo(f"error: sink {kind}: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
         f"sink {kind}: {int(metrics.totals.get('messages_in', 0))} messages, "
         f"{int(metrics.totals.get('rows_written', 0))} rows, {int(metrics.totals.get('dlq', 0))} to the DLQ"

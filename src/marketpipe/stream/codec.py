@@ -17,15 +17,21 @@ Trade payload (topics ``sp500-websocket-trades``, ``finnhub-trades``, ``etf-trad
     seq           int    ordinal of this trade among the trades of the same symbol and timestamp_ms,
                          assigned by the producer in arrival order (0..32767; default 0). Part of the
                          table key (symbol, timestamp_ms, seq): several trades in one ms never collide.
-    conditions    [str]  Finnhub trade conditions (optional)
-    pod_name      str    producer instance name (optional)
-    source        str    "finnhub_ws" | "finnhub_topgainers" | ... (optional)
+    conditions    [str]  Finnhub trade conditions (optional; at most 16, each at most 32 chars)
+    pod_name      str    producer instance name (optional; at most 128 chars)
+    source        str    "finnhub_ws" | "finnhub_topgainers" | ... (optional; at most 64 chars)
+    category      str    ETF trades: the fund's category (optional; at most 64 chars)
     shard, shards int    which producer shard of how many (optional)
     received_ms   int    when the producer received it, Unix ms (optional; used for latency)
 
 Ticker payload (topic ``bithumb-ticker``): the Bithumb v1 ``/ticker`` fields as the API sends them
 (numbers or numeric strings, never floated by the producer), ``market`` and ``timestamp`` (snapshot
 time, ms) required, ``trade_timestamp_fixed`` (the +9 h quirk corrected), ``source``, ``received_ms``.
+
+Limits (every message, every kind): a message is at most :data:`MAX_MESSAGE_BYTES` (64 KiB); every
+text field is capped as documented above (ticker text fields: :data:`MAX_TICKER_TEXT` = 256 chars).
+Beyond a limit the message is rejected (→ DLQ), so no producer can grow the sink's memory or tables
+with text.
 
 Decoding here is deliberately strict and fast: a message that fails raises :class:`CodecError` with a
 short reason, and the sink sends it to the DLQ with its original bytes.
@@ -51,6 +57,11 @@ _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 _MAX_SYMBOL_LEN = 16
 _MAX_SEQ = 32767  # smallint column
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_TICKER_TEXT = 256
+#: Caps of the trade payload's text fields (characters).
+TEXT_CAPS = {"source": 64, "pod_name": 128, "category": 64}
+MAX_CONDITIONS, MAX_CONDITION_LEN = 16, 32
 
 
 class CodecError(ValueError):
@@ -119,11 +130,16 @@ class TradeV1(msgspec.Struct, gc=False):
     timestamp_ms: Annotated[int, Meta(ge=_MIN_TS_MS, le=_MAX_TS_MS)]
     volume: Annotated[float, Meta(ge=0, le=1e15)] = 0.0
     seq: Annotated[int, Meta(ge=0, le=_MAX_SEQ)] = 0
-    conditions: tuple[str, ...] | None = None
-    source: str | None = None
+    conditions: (
+        Annotated[
+            tuple[Annotated[str, Meta(max_length=MAX_CONDITION_LEN)], ...], Meta(max_length=MAX_CONDITIONS)
+        ]
+        | None
+    ) = None
+    source: Annotated[str, Meta(max_length=TEXT_CAPS["source"])] | None = None
     shard: int | None = None
-    pod_name: str | None = None
-    category: str | None = None
+    pod_name: Annotated[str, Meta(max_length=TEXT_CAPS["pod_name"])] | None = None
+    category: Annotated[str, Meta(max_length=TEXT_CAPS["category"])] | None = None
 
 
 _trade_decoder = msgspec.json.Decoder(TradeV1)
@@ -137,6 +153,8 @@ def decode_trade_struct(raw: bytes | None) -> TradeV1:
     """
     if raw is None:
         raise CodecError("empty message (tombstone)")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise CodecError(f"message too large ({len(raw)} bytes > {MAX_MESSAGE_BYTES})")
     if _NUL_ESCAPE in raw:  # rare: let the dict path find the field (or accept a literal "\\u0000")
         decode_trade(raw)
     try:
@@ -155,6 +173,8 @@ def key(name: str) -> bytes:
 def _load(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise CodecError("empty message (tombstone)")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise CodecError(f"message too large ({len(raw)} bytes > {MAX_MESSAGE_BYTES})")
     try:
         msg = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -197,13 +217,20 @@ def decode_trade(raw: bytes | None) -> dict[str, Any]:
         raise CodecError("bad seq")
     conditions = msg.get("conditions")
     if conditions is not None and (
-        type(conditions) is not list or any(type(c) is not str or "\x00" in c for c in conditions)
+        type(conditions) is not list
+        or len(conditions) > MAX_CONDITIONS
+        or any(type(c) is not str or "\x00" in c or len(c) > MAX_CONDITION_LEN for c in conditions)
     ):
         raise CodecError("bad conditions")
     for name in _TRADE_TEXT:
         value = msg.get(name)
-        if type(value) is str and "\x00" in value:
-            raise CodecError(f"NUL character in {name}")
+        if value is not None and type(value) is not str:
+            raise CodecError(f"{name} is not a string")
+        if type(value) is str:
+            if "\x00" in value:
+                raise CodecError(f"NUL character in {name}")
+            if len(value) > TEXT_CAPS[name]:
+                raise CodecError(f"{name} longer than {TEXT_CAPS[name]} characters")
     return msg
 
 
@@ -244,6 +271,9 @@ def decode_ticker(raw: bytes | None) -> dict[str, Any]:
     market = msg.get("market")
     if type(market) is not str or not 0 < len(market) <= 32 or "\x00" in market:
         raise CodecError("bad or missing market")
+    for name, value in msg.items():
+        if type(value) is str and len(value) > MAX_TICKER_TEXT:
+            raise CodecError(f"{name[:40]} longer than {MAX_TICKER_TEXT} characters")
     msg["timestamp"] = _epoch_ms(msg.get("timestamp"), "timestamp", required=True)
     fixed = _epoch_ms(msg.get("trade_timestamp_fixed"), "trade_timestamp_fixed", required=False)
     raw_trade_ts = _epoch_ms(msg.get("trade_timestamp"), "trade_timestamp", required=False)

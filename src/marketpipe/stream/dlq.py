@@ -2,13 +2,20 @@
 
 The DLQ message keeps the original key and value untouched; the reason travels in headers
 (``mp-reason``, ``mp-error-class``, ``mp-stage`` = decode|write, ``mp-topic``, ``mp-partition``,
-``mp-offset``, ``mp-group``, ``mp-ts``). The sink flushes DLQ messages before it commits the batch
+``mp-offset``, ``mp-group``, ``mp-ts``, ``mp-original-size`` and ``mp-sha256`` of the value).
+
+A value larger than :data:`MAX_DLQ_VALUE` (256 KiB) cannot travel whole (the copy plus headers
+would exceed the producer's and broker's ~1 MB message limit, and the sink would be stuck on it for
+ever): its first 256 KiB go, with ``mp-truncated: 1``; size and digest still describe the original,
+which stays in the source topic until retention. A key beyond 1 KiB is cut the same way
+(``mp-key-truncated: 1``). The sink flushes DLQ messages before it commits the batch
 to PostgreSQL, so a poison message is never skipped without a trace; a crash in between may send a
 DLQ copy twice (at least once), while the ``stream_dead_letters`` table counts it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -16,6 +23,9 @@ from confluent_kafka import Producer
 
 from marketpipe.stream.bus import make_producer
 from marketpipe.stream.topics import DLQ
+
+MAX_DLQ_VALUE = 256 * 1024
+MAX_DLQ_KEY = 1024
 
 
 class DeadLetterError(RuntimeError):
@@ -66,9 +76,18 @@ class DeadLetterQueue:
                 ("mp-offset", str(letter.offset).encode()),
                 ("mp-group", self.group.encode()),
                 ("mp-ts", now),
+                ("mp-original-size", str(len(letter.value or b"")).encode()),
+                ("mp-sha256", hashlib.sha256(letter.value or b"").hexdigest().encode()),
             ]
+            value, key = letter.value, letter.key
+            if value is not None and len(value) > MAX_DLQ_VALUE:
+                value = value[:MAX_DLQ_VALUE]
+                headers.append(("mp-truncated", b"1"))
+            if key is not None and len(key) > MAX_DLQ_KEY:
+                key = key[:MAX_DLQ_KEY]
+                headers.append(("mp-key-truncated", b"1"))
             self.producer.produce(
-                self.topic, key=letter.key, value=letter.value, headers=headers, on_delivery=self._on_delivery
+                self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
             )
         remaining = self.producer.flush(timeout)
         failed, self._failed = self._failed, []

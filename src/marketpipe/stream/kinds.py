@@ -22,6 +22,8 @@ from marketpipe.stream import codec, topics
 _NULL = "\\N"
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _CACHE_MAX = 100_000
+#: Only values up to this long are memoised: the caches stay below ~100k × 64 chars whatever arrives.
+_CACHE_VALUE_MAX = 64
 
 
 class _Escaped(dict[str | None, str]):
@@ -32,7 +34,7 @@ class _Escaped(dict[str | None, str]):
 
     def __missing__(self, value: str | None) -> str:
         hit = _NULL if value is None else value.translate(_COPY_ESCAPE)
-        if len(self) < _CACHE_MAX:
+        if len(self) < _CACHE_MAX and (value is None or len(value) <= _CACHE_VALUE_MAX):
             self[value] = hit
         return hit
 
@@ -45,7 +47,7 @@ class _Arrays(dict[tuple[str, ...] | None, str]):
             return _NULL
         inner = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
         hit = ESCAPED["{" + inner + "}"]
-        if len(self) < _CACHE_MAX // 10:
+        if len(self) < _CACHE_MAX // 10 and len(hit) <= 4 * _CACHE_VALUE_MAX:
             self[values] = hit
         return hit
 

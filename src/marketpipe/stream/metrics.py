@@ -4,16 +4,54 @@ Exposed names (label ``kind``): ``marketpipe_sink_messages_in_total``, ``..._row
 ``..._dlq_total``, ``..._batches_total``, ``..._batch_size`` (histogram), ``..._pg_write_seconds``,
 ``..._redis_write_seconds``, ``..._end_to_end_seconds`` (trade time → visible in Redis), ``..._lag``
 (per partition), ``..._redis_pending`` (instruments waiting for Redis to come back).
+
+The metrics port also answers ``GET /healthz`` (:func:`serve_http`, shared with the producers):
+200 ``ok`` while the process is healthy, 503 and the reason otherwise — what the Kubernetes probes use.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+#: A health check: None when healthy, else a short reason.
+HealthCheck = Callable[[], str | None]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_http(
+    port: int, registry: CollectorRegistry, health: HealthCheck, addr: str = "0.0.0.0"
+) -> ThreadingWSGIServer:
+    """Serve ``/metrics`` (Prometheus) and ``/healthz`` on ``port`` from a daemon thread."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            try:
+                problem = health()
+            except Exception as exc:  # a failing check is an unhealthy process, not a crashed server
+                problem = f"health check failed: {type(exc).__name__}"
+            status = "200 OK" if problem is None else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [(problem or "ok").encode() + b"\n"]
+        return metrics_app(environ, start_response)
+
+    server = make_server(addr, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name=f"metrics-{port}", daemon=True).start()
+    return server
+
 
 log = logging.getLogger("marketpipe.stream.sink")
 
@@ -75,10 +113,10 @@ class SinkMetrics:
     def add(self, name: str, value: float = 1.0) -> None:
         self.totals[name] = self.totals.get(name, 0.0) + value
 
-    def serve(self, port: int) -> None:
-        """Expose ``/metrics`` on ``port`` (0 = do not serve)."""
+    def serve(self, port: int, health: HealthCheck | None = None) -> None:
+        """Expose ``/metrics`` and ``/healthz`` on ``port`` (0 = do not serve)."""
         if port:
-            start_http_server(port, registry=self.registry)
+            serve_http(port, self.registry, health or (lambda: None))
 
     def maybe_log(self, every_s: float, lag: Callable[[], dict[int, int]] | None = None) -> bool:
         """Log one summary line if ``every_s`` passed since the last; True when it logged."""

@@ -19,6 +19,7 @@ writes a snapshot only when it is not older.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,19 @@ class InstrumentUpdate:
     event_ms: int = -1
     snapshot: dict[str, Any] | None = None
     history: list[int | str] = field(default_factory=list)
+
+
+#: Instruments remembered at most (newest event time written, additions since the last trim); beyond
+#: it the oldest entries are forgotten (their next update is simply treated as the first).
+MAX_INSTRUMENTS = 100_000
+
+
+def bound(mapping: dict[Any, Any], cap: int = MAX_INSTRUMENTS) -> None:
+    """Drop the oldest-inserted entries of ``mapping`` beyond ``cap``."""
+    excess = len(mapping) - cap
+    if excess > 0:
+        for key in list(itertools.islice(mapping, excess)):
+            del mapping[key]
 
 
 class RedisWriter:
@@ -100,6 +114,8 @@ class RedisWriter:
         pipe.execute()
         self.latest_ms.update(latest)
         self._added_since_trim.update(added)
+        bound(self.latest_ms)
+        bound(self._added_since_trim)
         return len(latest)
 
     def merge_into(
@@ -116,6 +132,7 @@ class RedisWriter:
             have.history.extend(update.history)
             if len(have.history) > 2 * self.history_len:
                 have.history = _newest(have.history, self.history_len)
+        bound(pending)
 
 
 def _newest(entries: list[int | str], keep: int) -> list[int | str]:

@@ -29,17 +29,20 @@ PostgreSQL commit and the Redis update).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import logging
 import queue
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import IO, Any, NamedTuple
 
 import psycopg
 import redis
@@ -60,11 +63,29 @@ from marketpipe.stream.topics import DLQ
 
 log = logging.getLogger("marketpipe.stream.sink")
 
+_STALL_S = 120.0  # /healthz fails when the consume loop has not come round for this long
 _GC_GEN0 = 100_000  # allocations between young-generation collections while the sink runs
 
 # Errors that say "this row is bad" (→ DLQ), as opposed to "the database is unreachable" (→ retry).
 _ROW_ERRORS = (pg_errors.DataError, pg_errors.IntegrityError)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _bounded(job: Callable[[], None], timeout: float, what: str) -> bool:
+    """Run ``job`` on a daemon thread; give up on it after ``timeout`` s. True when it finished."""
+    thread = threading.Thread(target=job, name="sink-close", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        log.warning("%s did not finish within %.0f s; exiting without it", what, timeout)
+        return False
+    return True
+
+
+def _window_reason(ms: int, now_ms: float) -> str:
+    ahead = (ms - now_ms) / 1000
+    where = f"{ahead:.0f} s ahead of" if ahead > 0 else f"{-ahead:.0f} s behind"
+    return f"event time {where} the sink clock"
 
 
 class SinkError(RuntimeError):
@@ -236,18 +257,85 @@ class Sink:
         self.latencies_ms: list[int] | None = [] if record_latency else None
         #: perf_counter() when the first batch arrived (start-up excluded from throughput figures).
         self.first_batch_at: float | None = None
+        self._fatal: KafkaError | None = None
+        self._last_loop: float | None = None
         overrides: dict[str, Any] = {
             "client.id": f"marketpipe-sink-{kind.name}",
             "max.poll.interval.ms": 600000,
-            # Several sinks of one group on one host (--workers) differ by ``member_suffix``.
-            "group.instance.id": (self.settings.instance_id or f"{self.group}@{socket.gethostname()}")
-            + member_suffix,
+            "error_cb": self._on_kafka_error,
         }
+        # Static membership: a restarted sink with the same id takes its partitions back at once.
+        # Configured: e.g. the StatefulSet pod name. Default: <group>@<host>#<slot>, the slot being
+        # the lowest one no live process on this host holds (a lock file, released by the kernel
+        # even on kill -9): a restart gets the same id back, a second concurrent sink gets another
+        # one. (A single default id per host made a second sink fence the first, which then sat
+        # idle.) Sinks of one --workers run differ by ``member_suffix`` as well.
+        self._slot_lock: IO[bytes] | None = None
+        if self.settings.instance_id:
+            overrides["group.instance.id"] = self.settings.instance_id + member_suffix
+        else:
+            overrides["group.instance.id"] = self._claim_member_id(
+                f"{self.group}@{socket.gethostname()}", member_suffix
+            )
         overrides.update(consumer_overrides or {})
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
 
     # -- lifecycle --------------------------------------------------------------------------------
+
+    def _claim_member_id(self, base: str, suffix: str) -> str:
+        """``base#<n>suffix`` for the lowest slot ``n`` not held by a live process on this host."""
+        folder = Path(tempfile.gettempdir()) / "marketpipe-sink-members"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "._-@#" else "_" for c in base + suffix)[:200]
+        for slot in range(1024):
+            handle = (folder / f"{safe}.{slot}.lock").open("ab")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._slot_lock = handle  # held (and the id ours) until this process ends or close()
+            return f"{base}#{slot}{suffix}"
+        raise SinkError(f"no free member slot for {base} on this host (1024 sinks?)")
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback: a fatal error (e.g. fenced by another member with our static
+        id) ends the consumer for good — the run loop stops the process instead of idling."""
+        if err.fatal():
+            self._fatal = err
+            self._stop = True
+        else:
+            log.warning("sink %s: Kafka: %s", self.kind.name, err.str())
+
+    def health(self) -> str | None:
+        """``/healthz``: None while consuming normally, else why not (fenced, a failed stage, stuck, stopping)."""
+        if self._fatal is not None:
+            return f"fatal Kafka consumer error: {self._fatal.str()}"
+        if self._stages is not None:
+            try:
+                self._stages.check()
+            except SinkError as exc:
+                return str(exc)
+        if self._stop:
+            return "stopping"
+        if self._last_loop is None:
+            return "starting"
+        stalled = time.monotonic() - self._last_loop
+        if stalled > _STALL_S:
+            return f"the consume loop has not run for {stalled:.0f} s"
+        return None
+
+    def _check_fatal(self) -> None:
+        if self._fatal is not None:
+            hint = (
+                " (another consumer joined with the same group.instance.id: give every sink its own"
+                " MARKETPIPE_STREAM_INSTANCE_ID, or leave it unset)"
+                if self._fatal.code() == KafkaError.FENCED_INSTANCE_ID
+                or "fenced" in self._fatal.str().lower()
+                else ""
+            )
+            raise SinkError(f"fatal Kafka consumer error: {self._fatal.str()}{hint}")
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish the current batch and exit."""
@@ -264,7 +352,7 @@ class Sink:
         decodes batch N+2, a PostgreSQL thread commits batch N+1 (rows + offsets), a Redis thread
         applies batch N and then hands its offsets to the main thread for the Kafka commit.
         """
-        self.metrics.serve(self.settings.metrics_port)
+        self.metrics.serve(self.settings.metrics_port, self.health)
         try:
             # Covers a crash between a PostgreSQL commit and its Redis update.
             self.rehydrate()
@@ -283,6 +371,7 @@ class Sink:
         gc.set_threshold(_GC_GEN0, *gc_threshold[1:])
         try:
             while not self._stop:
+                self._last_loop = time.monotonic()
                 msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
                 self._stages.check()
                 self._flush_kafka_commits()
@@ -301,6 +390,7 @@ class Sink:
                     if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                         break
                 self.metrics.maybe_log(self.settings.log_every_s, self.lag)
+            self._check_fatal()
             self._stages.drain()
             self._stages.check()
             self._flush_kafka_commits()
@@ -319,12 +409,29 @@ class Sink:
         self._flush_kafka_commits()
 
     def close(self) -> None:
-        with contextlib.suppress(KafkaException, RuntimeError):
-            self.consumer.close()
-        self.dlq.producer.flush(10)
+        """Release Kafka, PostgreSQL and Redis within ``settings.shutdown_timeout_s`` in all.
+
+        Closing a consumer leaves the group and commits, which waits for the broker: with the broker
+        gone that took minutes. PostgreSQL already holds the truth, so a close that does not finish
+        in time is abandoned (logged) and the process exits anyway.
+        """
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        def close_consumer() -> None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self.consumer.close()
+
+        _bounded(close_consumer, left(), f"sink {self.kind.name}: closing the Kafka consumer")
+        self.dlq.producer.flush(min(10.0, left()))
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self.redis.close()
+        if self._slot_lock is not None:
+            self._slot_lock.close()  # the member id is free for the next sink on this host
+            self._slot_lock = None
 
     # -- PostgreSQL --------------------------------------------------------------------------------
 
@@ -401,14 +508,26 @@ class Sink:
         decoded: list[_Decoded] = []
         dead: list[DeadLetter] = []
         next_offsets: dict[int, int] = {}
-        decode, encode, new, append = kind.decode, kind.encode, _new_tuple, decoded.append
+        decode, encode, new, append, event_ms = (
+            kind.decode,
+            kind.encode,
+            _new_tuple,
+            decoded.append,
+            kind.event_ms,
+        )
+        now_ms = time.time() * 1000
+        latest_ok = now_ms + self.settings.max_future_s * 1000
+        earliest_ok = now_ms - self.settings.max_age_s * 1000 if self.settings.max_age_s else -1.0
         for m in msgs:
             err = m.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                if err.fatal():
-                    raise SinkError(f"fatal Kafka error: {err}")
+                # A fatal consumer error (fenced...) arrives as a message whose error code is _FATAL
+                # (its fatal() flag is not set on the message): the consumer is dead, stop the process.
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    self._fatal = err
+                    self._check_fatal()
                 log.warning("sink %s: consumer error %s", kind.name, err)
                 continue
             partition, offset = m.partition() or 0, m.offset() or 0
@@ -416,6 +535,10 @@ class Sink:
             result.consumed += 1
             try:
                 d = decode(m.value())
+                ms = event_ms(d)
+                if not earliest_ok <= ms <= latest_ok:
+                    dead.append(self._letter(m, _window_reason(ms, now_ms), "EventTimeOutOfWindow", "decode"))
+                    continue
                 append(new(_Decoded, (d, *encode(d), partition, offset)))
             except CodecError as exc:
                 dead.append(self._letter(m, exc.reason, "CodecError", "decode"))

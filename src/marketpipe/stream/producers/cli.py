@@ -20,6 +20,7 @@ from marketpipe.stream import topics
 from marketpipe.stream.producers.bithumb import BithumbProducer, BithumbProducerConfig
 from marketpipe.stream.producers.finnhub import FinnhubProducer, FinnhubProducerConfig
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP
+from marketpipe.stream.producers.publisher import lost
 from marketpipe.stream.producers.runner import ProducerMain, run_producer
 from marketpipe.stream.producers.sharding import Shard, ShardConfigError, resolve_shard
 from marketpipe.stream.producers.stats import ProducerStats, logfmt, serve_metrics
@@ -123,6 +124,14 @@ def _run(
         serve_metrics(stats, metrics_port)
     asyncio.run(run_producer(main, stats, log, log_interval=log_interval, max_seconds=max_seconds))
     _summary(stats)
+    missing = lost(stats)
+    if missing:
+        # Lost data is a failure: the orchestrator must see it (restart, alert), never a clean exit.
+        log.error(
+            logfmt({"event": "producer.undelivered", "producer": stats.producer, "undelivered": missing})
+        )
+        typer.echo(f"error: {missing} messages were not delivered to Kafka", err=True)
+        raise typer.Exit(1)
 
 
 def _summary(stats: ProducerStats) -> None:

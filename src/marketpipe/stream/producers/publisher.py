@@ -3,13 +3,15 @@
 Delivery reports are served by a small poll thread so the asyncio loop that reads the WebSocket never
 blocks on Kafka. A full local queue is back-pressure: ``publish`` waits for deliveries to drain it
 (bounded by the broker, not a fixed sleep). ``close`` flushes, so a graceful shutdown loses nothing
-already accepted.
+already accepted; what it cannot deliver in time is counted (``undelivered``, and every failed
+delivery in ``delivery_failed``) and makes the producer command exit non-zero (:func:`lost`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,9 @@ from marketpipe.stream.bus import producer_config
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
 log = logging.getLogger(__name__)
+
+
+STALL_S = 120.0  # /healthz fails when messages wait this long without any delivery
 
 
 class KafkaPublishError(RuntimeError):
@@ -35,13 +40,17 @@ class KafkaPublisher:
         *,
         client_id: str = "marketpipe-producer",
         config: Mapping[str, Any] | None = None,
+        stall_s: float = STALL_S,
     ) -> None:
         self.stats = stats
+        self.stall_s = stall_s
         self._fatal: KafkaError | None = None
         self._logged_failures = 0
         # Shared settings (idempotence, acks=all, lz4, linger) come from the bus module.
         overrides = {"client.id": client_id, "error_cb": self._on_error, **(config or {})}
         self._producer = Producer(producer_config(bootstrap, **overrides))
+        self._last_delivery = time.monotonic()
+        stats.health_checks.append(self.health)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name=f"{client_id}-poll", daemon=True)
         self._poller.start()
@@ -54,6 +63,7 @@ class KafkaPublisher:
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self.stats.add("delivered")
+            self._last_delivery = time.monotonic()
             return
         self.stats.add("delivery_failed")
         self._logged_failures += 1
@@ -76,6 +86,17 @@ class KafkaPublisher:
             log.error(logfmt({"event": "producer.kafka_fatal", "error": err.str()}))
         else:
             log.warning(logfmt({"event": "producer.kafka_error", "error": err.str()}))
+
+    def health(self) -> str | None:
+        """None while the producer can deliver; else why not (for ``/healthz``)."""
+        if self._fatal is not None:
+            return f"kafka producer failed fatally: {self._fatal.str()}"
+        if self._stop.is_set():
+            return "closed"
+        waiting = time.monotonic() - self._last_delivery
+        if self.pending() and waiting > self.stall_s:
+            return f"{self.pending()} messages pending, nothing delivered for {waiting:.0f} s"
+        return None
 
     # -- public API ----------------------------------------------------------------------------
     def publish(self, topic: str, key: str, value: bytes) -> None:
@@ -110,6 +131,7 @@ class KafkaPublisher:
         remaining = self.flush(timeout)
         if remaining:
             log.error(logfmt({"event": "producer.flush_incomplete", "undelivered": remaining}))
+            self.stats.add("undelivered", remaining)
             # Fail what is left now (counted as delivery_failed) so close() cannot hang on a dead broker.
             self._producer.purge()
             self._producer.poll(0)
@@ -117,3 +139,8 @@ class KafkaPublisher:
         # producer <-> callback reference cycle.
         self._producer.close()
         return remaining
+
+
+def lost(stats: ProducerStats) -> int:
+    """Messages handed to Kafka that never reached it (failed deliveries, purged at exit included)."""
+    return max(stats.get("delivery_failed"), stats.get("undelivered"))

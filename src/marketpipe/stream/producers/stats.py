@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
@@ -51,6 +51,16 @@ class ProducerStats:
         self._counts: Counter[str] = Counter()
         self._last_counts: Counter[str] = Counter()
         self._started = self._last_report = clock()
+        #: Callables returning None when healthy or a reason (served as ``/healthz``).
+        self.health_checks: list[Callable[[], str | None]] = []
+
+    def health(self) -> str | None:
+        """None when every registered check passes, else the first problem."""
+        for check in list(self.health_checks):
+            problem = check()
+            if problem is not None:
+                return problem
+        return None
 
     def add(self, name: str, n: int = 1) -> None:
         """Increase counter ``name`` by ``n``."""
@@ -108,8 +118,15 @@ class ProducerStatsCollector(Collector):
 
 
 def serve_metrics(stats: ProducerStats, port: int, addr: str = "0.0.0.0") -> CollectorRegistry:
-    """Expose ``stats`` on ``http://addr:port/metrics`` (a daemon thread); returns the registry."""
+    """Expose ``stats`` on ``http://addr:port/metrics`` and ``/healthz`` (a daemon thread); returns the registry.
+
+    ``/healthz`` is 503 with the reason while any of ``stats.health_checks`` reports a problem (the
+    Kafka publisher registers one: fatal producer error, or messages pending without a delivery for
+    two minutes).
+    """
+    from marketpipe.stream.metrics import serve_http
+
     registry = CollectorRegistry()
     registry.register(ProducerStatsCollector(stats))
-    start_http_server(port, addr=addr, registry=registry)
+    serve_http(port, registry, stats.health, addr=addr)
     return registry
