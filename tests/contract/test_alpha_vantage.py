@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from marketpipe.http.types import OutcomeKind
-from marketpipe.providers import alpha_vantage
 from contract import replies
 from contract._kit import item, parse, reply, request
+from marketpipe.http.types import OutcomeKind
+from marketpipe.providers import alpha_vantage
 
 
 def test_overview_maps_documented_fields_and_ignores_unknown_ones():

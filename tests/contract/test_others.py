@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from contract import replies
+from contract._kit import item, parse, reply, request
 from marketpipe.http.types import OutcomeKind
 from marketpipe.providers import fmp, fred, newsapi, x, x_parse
 from marketpipe.providers.base import classify_status
-from contract import replies
-from contract._kit import item, parse, reply, request
 
 
 def test_finnhub_market_news_cursor_moves_to_the_newest_id():

@@ -14,11 +14,11 @@ from psycopg_pool import AsyncConnectionPool
 
 
 def pool(request: Request) -> AsyncConnectionPool:
-    return request.app.state.pool  # type: ignore[no-any-return]
+    return request.app.state.pool
 
 
 def redis_client(request: Request) -> aioredis.Redis:
-    return request.app.state.redis  # type: ignore[no-any-return]
+    return request.app.state.redis
 
 
 async def fetch_all(
