@@ -38,7 +38,7 @@ def test_top_gainers_parses_percent_text_and_ranks_per_category():
     by_cat = {r["category"]: r for r in parsed.rows}
     assert set(by_cat) == {"top_gainers", "top_losers", "most_actively_traded"}
     assert by_cat["top_gainers"]["symbol"] == "JGH^"
-    assert by_cat["top_gainers"]["change_percentage"] == Decimal("134.7826")
+    assert by_cat["top_gainers"]["change_percentage_value"] == Decimal("134.7826")
     assert by_cat["top_losers"]["volume"] == 4
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers.base import clean_text, to_decimal, to_int
+from marketpipe.providers.base import WrongType, clean_text, drop, to_decimal, to_int
 
 #: Largest price/volume the NUMERIC(20, 6) / NUMERIC(30, 10) columns take; beyond is a bad bar.
 MAX_STOCK_VALUE = Decimal("1e13")
@@ -97,7 +97,10 @@ def to_day(value: Any) -> date | None:
 
 
 def _bounded(value: Any, limit: Decimal) -> Decimal | None:
-    number = to_decimal(value)
+    try:
+        number = to_decimal(value)
+    except WrongType:
+        return None  # a bar whose close is junk is skipped below, with a drop reason
     if number is None or abs(number) >= limit:
         return None
     return number
@@ -108,8 +111,12 @@ def _stock_bar(
 ) -> Row | None:
     close = _bounded(c, MAX_STOCK_VALUE)
     if day is None or close is None or close <= 0:
+        drop("daily bar without a valid date and positive close", {"date": str(day), "close": repr(c)[:40]})
         return None
-    volume = to_int(v)
+    try:
+        volume = to_int(v)
+    except WrongType:
+        volume = None
     return {
         "symbol": symbol,
         "date": day,
@@ -172,6 +179,7 @@ def _crypto_row(
 ) -> Row | None:
     close = _bounded(c, MAX_CRYPTO_VALUE)
     if close is None or close <= 0:
+        drop("daily bar without a positive close", {"date": str(day), "close": repr(c)[:40]})
         return None
     volume = _bounded(v, MAX_CRYPTO_VALUE)
     return {
