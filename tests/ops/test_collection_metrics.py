@@ -176,16 +176,17 @@ def test_an_unreachable_database_is_reported_as_down_not_raised(engine_clock):
     assert list(families) == ["marketpipe_collect_up"]
 
 
-def test_rejected_and_drift_columns_are_read_when_the_ledger_has_them(collect, db, pg_dsn, engine_clock):
+def test_rejected_rows_and_drifted_fields_of_the_run_ledger_are_exported(collect, db, pg_dsn, engine_clock):
     collect("cpi")
-    absent = scrape(pg_dsn, engine_clock)
-    assert (
-        "marketpipe_collect_rows_total",
-        frozenset({("dataset", "cpi"), ("action", "rejected")}),
-    ) not in absent
-    db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS rows_rejected integer NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS drift_count integer NOT NULL DEFAULT 0")
-    db.execute("UPDATE collect_runs SET rows_rejected = 4, drift_count = 2 WHERE dataset = 'cpi'")
+    clean = scrape(pg_dsn, engine_clock)
+    rejected = ("marketpipe_collect_rows_total", frozenset({("dataset", "cpi"), ("action", "rejected")}))
+    drift = ("marketpipe_collect_drift_total", frozenset({("dataset", "cpi")}))
+    assert clean[rejected] == 0 and clean[drift] == 0  # exported, and zero on a clean run
+    # What the engine records (migration 0153) when a parser refuses rows and a reply's fields move.
+    db.execute(
+        "UPDATE collect_runs SET rows_rejected = 4, drift_missing = '{value}', drift_new = '{val}'"
+        " WHERE dataset = 'cpi'"
+    )
     db.commit()
     present = scrape(pg_dsn, engine_clock)
     assert value(present, "marketpipe_collect_rows_total", dataset="cpi", action="rejected") == 4

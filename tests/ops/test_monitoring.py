@@ -65,12 +65,8 @@ def _series_names(families: list[Metric]) -> set[str]:
 def exported_names(collect, db, pg_dsn, engine_clock) -> set[str]:
     """Every series name the collection exporter, the sinks and the API export."""
     collect("cpi")
-    # Columns the item-pipeline work adds to the run ledger: present here so their families appear.
-    db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS rows_rejected integer NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE collect_runs ADD COLUMN IF NOT EXISTS drift_count integer NOT NULL DEFAULT 0")
-    db.commit()
     collector = CollectionCollector(lambda: psycopg.connect(pg_dsn, autocommit=True), now=engine_clock.now)
-    from marketpipe.serve.app import CLIENTS, PUSHES
+    from marketpipe.serve.push import CLIENTS, PUSHES
 
     families = [
         *collector.collect(),

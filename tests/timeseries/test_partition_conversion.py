@@ -59,7 +59,7 @@ def _fill(conn: psycopg.Connection, now_ms: int) -> None:
     """Trades over the last 40 days (several per millisecond), one far-future and one ancient row."""
     for table in ("sp500_websocket_trades", "finnhub_trades"):
         conn.execute(
-            f"""INSERT INTO {table} (symbol, price, volume, timestamp_ms, seq, trade_conditions, pod_name,
+            f"""INSERT INTO {table} (symbol, price, volume_exact, timestamp_ms, seq, trade_conditions, pod_name,
                                      pod_index, created_at)
                 SELECT 'S' || (g % 37), 100 + (g % 1000) / 7.0, g % 500, {now_ms} - (g::bigint * 172799) % {40 * DAY_MS},
                        (g / 37) % 3, ARRAY['1', (g % 9)::text], 'pod-' || (g % 4), g % 4,
@@ -68,7 +68,7 @@ def _fill(conn: psycopg.Connection, now_ms: int) -> None:
                 ON CONFLICT DO NOTHING"""
         )
     conn.execute(
-        f"""INSERT INTO etf_realtime_prices (symbol, price, volume, timestamp_ms, seq, trade_conditions)
+        f"""INSERT INTO etf_realtime_prices (symbol, price, volume_exact, timestamp_ms, seq, trade_conditions)
             SELECT 'E' || (g % 11), 400 + g % 50, g % 90, {now_ms} - (g::bigint * 432011) % {40 * DAY_MS}, 0, 'c' || g % 3
               FROM generate_series(1, 8000) g ON CONFLICT DO NOTHING"""
     )
@@ -82,7 +82,7 @@ def _fill(conn: psycopg.Connection, now_ms: int) -> None:
     # Hostile timestamps: year 2200 and 1971 must survive (they land in the default partition).
     far_future = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
     conn.execute(
-        "INSERT INTO sp500_websocket_trades (symbol, price, volume, timestamp_ms) VALUES"
+        "INSERT INTO sp500_websocket_trades (symbol, price, volume_exact, timestamp_ms) VALUES"
         " ('FUT', 1, 1, %s), ('OLD', 1, 1, 31536000000)",
         (far_future,),
     )
@@ -105,11 +105,11 @@ def _checksums(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
 
 def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: psycopg.Connection) -> None:
     conn = legacy_db
-    # What a column-type migration before 0155 may do (volume as BIGINT, a stored generated column):
-    # the conversion must carry both.
-    conn.execute("ALTER TABLE sp500_websocket_trades ALTER COLUMN volume TYPE bigint")
+    # Stored generated columns (0154 made ``volume`` one, the bigint copy of ``volume_exact``; a
+    # later migration may add more): the conversion must carry them.
     conn.execute(
-        "ALTER TABLE sp500_websocket_trades ADD COLUMN notional numeric GENERATED ALWAYS AS (price * volume) STORED"
+        "ALTER TABLE sp500_websocket_trades ADD COLUMN notional numeric"
+        " GENERATED ALWAYS AS (price * volume_exact) STORED"
     )
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     _fill(conn, now_ms)
@@ -153,9 +153,9 @@ def test_filled_tables_convert_with_every_row_and_the_same_checksum(legacy_db: p
              JOIN pg_attribute v ON v.attrelid = a.attrelid AND v.attname = 'volume'
             WHERE a.attrelid = 'sp500_websocket_trades'::regclass AND a.attname = 'notional'"""
     ).fetchone()
-    assert generated == ("s", "(price * (volume)::numeric)", "bigint")
+    assert generated == ("s", "(price * volume_exact)", "bigint")
     wrong = conn.execute(
-        "SELECT count(*) FROM sp500_websocket_trades WHERE notional IS DISTINCT FROM price * volume"
+        "SELECT count(*) FROM sp500_websocket_trades WHERE notional IS DISTINCT FROM price * volume_exact"
     ).fetchone()[0]
     assert wrong == 0
     in_default = conn.execute("SELECT symbol FROM sp500_websocket_trades_default ORDER BY symbol").fetchall()

@@ -24,7 +24,7 @@ def _insert_trades(
 ) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO {table} (symbol, price, volume, timestamp_ms, seq) VALUES (%s, %s, %s, %s, %s)",
+            f"INSERT INTO {table} (symbol, price, volume_exact, timestamp_ms, seq) VALUES (%s, %s, %s, %s, %s)",
             rows,
         )
     conn.commit()

@@ -199,6 +199,9 @@ def data_interval(
         moment = datetime(logical.year, logical.month, logical.day, tzinfo=UTC)
     else:
         moment = clock.now().astimezone(UTC)
+    # A plain datetime: Airflow hands pendulum instants, whose differences (pendulum Intervals) do
+    # not divide by a stdlib timedelta.
+    moment = datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
     slot = spec.slot or timedelta(days=1)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     start = epoch + ((moment - epoch) // slot) * slot

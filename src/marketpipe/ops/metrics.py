@@ -30,8 +30,6 @@ from marketpipe.ops.freshness import STATES, dataset_freshness, nyse_open
 log = logging.getLogger("marketpipe.ops")
 
 #: Column names the item-pipeline work may add to ``collect_runs`` (read when present).
-REJECTED_COLUMNS = ("rows_rejected", "rejected")
-DRIFT_COLUMNS = ("drift_count", "rows_drift", "drift", "drifted")
 
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 Now = Callable[[], datetime]
@@ -155,15 +153,9 @@ class CollectionCollector(Collector):
         yield from (used, limit, remaining, ends, spent, until)
 
     def _runs(self, conn: psycopg.Connection) -> Iterator[Metric]:
-        columns = {
-            row[0]
-            for row in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'collect_runs'"
-            ).fetchall()
-        }
-        rejected = next((c for c in REJECTED_COLUMNS if c in columns), None)
-        drift = next((c for c in DRIFT_COLUMNS if c in columns), None)
-        extra = "".join(f", coalesce(sum({c}), 0)" for c in (rejected, drift) if c)
+        # Run accounting (migration 0153): rows refused by parser/validation, and drifted fields
+        # (expected but missing, or seen for the first time) per run.
+        extra = ", coalesce(sum(rows_rejected), 0), coalesce(sum(cardinality(drift_missing) + cardinality(drift_new)), 0)"
         runs = CounterMetricFamily(
             "marketpipe_collect_runs", "Finished runs by outcome", labels=["dataset", "status"]
         )
@@ -192,18 +184,15 @@ class CollectionCollector(Collector):
                        coalesce(sum(rows_inserted), 0), coalesce(sum(rows_updated), 0){extra}
                   FROM collect_runs WHERE ended_at IS NOT NULL GROUP BY dataset ORDER BY dataset"""
         ).fetchall():
-            dataset, count, seconds, inserted, updated, *more = record
+            dataset, count, seconds, inserted, updated, rejected, drifted = record
             duration.add_metric([dataset], count_value=count, sum_value=float(seconds))
             rows.add_metric([dataset, "inserted"], inserted)
             rows.add_metric([dataset, "updated"], updated)
-            if rejected:
-                rows.add_metric([dataset, "rejected"], more.pop(0))
-            if drift:
-                drifts.add_metric([dataset], more.pop(0))
+            rows.add_metric([dataset, "rejected"], rejected)
+            drifts.add_metric([dataset], drifted)
         yield rows
         yield duration
-        if drift:
-            yield drifts
+        yield drifts
 
         last_status = GaugeMetricFamily(
             "marketpipe_collect_last_run_status",

@@ -146,6 +146,7 @@ def parse_fmp_eod(body: Any, symbol: str, start: date | None = None, end: date |
     rows = []
     for item in body:
         if not isinstance(item, Mapping):
+            drop("daily bar is not an object", repr(item)[:80])
             continue
         row = _stock_bar(
             symbol, to_day(item.get("date")), item.get("open"), item.get("high"), item.get("low"),
@@ -164,6 +165,7 @@ def parse_av_daily(body: Any, symbol: str, start: date | None = None, end: date 
     rows = []
     for day_text, bar in series.items():
         if not isinstance(bar, Mapping):
+            drop("daily bar is not an object", repr(bar)[:80])
             continue
         row = _stock_bar(
             symbol, to_day(day_text), bar.get("1. open"), bar.get("2. high"), bar.get("3. low"),
@@ -210,11 +212,17 @@ def parse_bithumb_days(body: Any, market: str) -> list[Row]:
     symbol, quote = split_market(market)
     rows = []
     for item in body:
-        if not isinstance(item, Mapping) or clean_text(item.get("market")) not in (None, market):
+        try:
+            if not isinstance(item, Mapping) or clean_text(item.get("market")) not in (None, market):
+                drop("day candle of another market, or not an object", repr(item)[:80])
+                continue
+            kst = clean_text(item.get("candle_date_time_kst"))
+        except WrongType as exc:
+            drop(f"day candle: {exc}", repr(item)[:80])
             continue
-        kst = clean_text(item.get("candle_date_time_kst"))
         day = to_day(kst[:10]) if kst and len(kst) >= 10 else None
         if day is None:
+            drop("day candle without a KST date", repr(item)[:80])
             continue
         row = _crypto_row(
             symbol, quote, day, item.get("opening_price"), item.get("high_price"), item.get("low_price"),
@@ -240,6 +248,7 @@ def parse_coingecko_chart(body: Any, symbol: str, now: datetime) -> list[Row]:
     today = now.astimezone(UTC).date()
     for point in prices:
         if not (isinstance(point, list) and len(point) == 2 and isinstance(point[0], int | float)):
+            drop("chart point is not [ms, price]", repr(point)[:80])
             continue
         ms = int(point[0])
         if ms % 86_400_000 != 0 or not 0 < ms < 32_503_680_000_000:  # "now", or not a day boundary

@@ -36,6 +36,11 @@ def sessions(start: date, end: date) -> list[date]:
     if start > end:
         return []
     calendar = _calendar(start.year, end.year)
+    # The calendar refuses bounds outside its own sessions (1990-01-01 is a holiday before its first).
+    first, last = calendar.first_session.date(), calendar.last_session.date()
+    start, end = max(start, first), min(end, last)
+    if start > end:
+        return []
     return [ts.date() for ts in calendar.sessions_in_range(start.isoformat(), end.isoformat())]
 
 

@@ -17,7 +17,7 @@ async def movers(src: Source, category: str = "top_gainers", limit: int = 20) ->
         raise BadInput("invalid category: use top_gainers, top_losers or most_actively_traded")
     limit = core.limit(limit, MAX_MOVERS)
     rows = await src.rows(
-        """SELECT batch_id, last_updated, symbol, rank_position, price, change_amount, change_percentage,
+        """SELECT batch_id, last_updated, symbol, rank_position, price, change_amount, change_percentage_value,
                   volume
              FROM top_gainers
             WHERE category = %(c)s AND batch_id = (SELECT max(batch_id) FROM top_gainers WHERE category = %(c)s)
@@ -34,7 +34,7 @@ async def movers(src: Source, category: str = "top_gainers", limit: int = 20) ->
                 rank=r["rank_position"],
                 price=num(r["price"]),
                 change_amount=num(r["change_amount"]),
-                change_percentage=num(r["change_percentage"]),
+                change_percentage=num(r["change_percentage_value"]),
                 volume=num(r["volume"]),
             )
             for r in rows

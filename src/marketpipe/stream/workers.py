@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -80,11 +81,17 @@ def _worker(spec: WorkerSpec, index: int, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent, sink.stop), daemon=True).start()
     metrics = sink.run(idle_exit_s=spec.idle_exit_s)
     totals = metrics.totals
-    print(
+    line = (
         f"sink {spec.kind} worker {index}: {int(totals.get('messages_in', 0))} messages, "
-        f"{int(totals.get('rows_written', 0))} rows, {int(totals.get('dlq', 0))} to the DLQ",
-        flush=True,
+        f"{int(totals.get('rows_written', 0))} rows, {int(totals.get('dlq', 0))} to the DLQ\n"
     )
+    # One write(2) of a whole line (< PIPE_BUF): the workers share stdout, and print()'s separate
+    # writes of text and newline interleaved two workers' lines into one.
+    sys.stdout.flush()
+    try:
+        os.write(sys.stdout.fileno(), line.encode())
+    except (OSError, ValueError):  # stdout replaced by something without a descriptor
+        sys.stdout.write(line)
 
 
 def run_workers(spec: WorkerSpec, workers: int) -> int:

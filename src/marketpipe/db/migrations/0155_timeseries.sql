@@ -128,7 +128,7 @@ BEGIN
         SELECT %L, symbol, interval_s, to_timestamp(bucket_ms / 1000.0),
                (array_agg(price ORDER BY k))[1], max(price), min(price), (array_agg(price ORDER BY k DESC))[1],
                sum(volume), count(*), min(k), max(k)
-          FROM (SELECT t.symbol, t.price, coalesce(t.volume, 0) AS volume, t.timestamp_ms * 32768 + t.seq AS k,
+          FROM (SELECT t.symbol, t.price, coalesce(t.volume_exact, 0) AS volume, t.timestamp_ms * 32768 + t.seq AS k,
                        i.interval_s, t.timestamp_ms - t.timestamp_ms %% (i.interval_s * 1000) AS bucket_ms
                   FROM %I t CROSS JOIN (VALUES (60), (300), (3600)) AS i(interval_s)
                  WHERE t.timestamp_ms >= %s AND t.timestamp_ms < %s) b
