@@ -144,7 +144,7 @@ def test_token_bucket_paces_at_its_rate() -> None:
 
 
 def test_backoff_grows_with_jitter_up_to_the_cap_and_resets() -> None:
-    backoff = Backoff(base=0.5, cap=8, rng=random.Random(1))
+    backoff = Backoff(base=0.5, cap=8, floor=0.1, rng=random.Random(1))
     delays = [backoff.next_delay() for _ in range(8)]
     ceilings = [min(8, 0.5 * 2**k) for k in range(8)]
     assert all(c / 10 <= d <= c for d, c in zip(delays, ceilings, strict=True))

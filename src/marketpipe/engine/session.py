@@ -16,12 +16,12 @@ otherwise it raises :class:`QuotaExhausted` with ``resume_at``. No fixed sleeps.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
+from marketpipe.backoff import Backoff
 from marketpipe.engine.clock import Clock
 from marketpipe.engine.quota import QuotaLedger
 from marketpipe.http.client import HttpClient
@@ -71,7 +71,7 @@ class RetryPolicy:
     throttle_retries: int = 3
 
     def backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+        return Backoff(self.base_s, max(self.cap_s, self.base_s)).delay_for(attempt)
 
 
 class ProviderSession:

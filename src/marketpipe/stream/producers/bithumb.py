@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from marketpipe.stream import codec, topics
-from marketpipe.stream.producers.pacing import Backoff, wait_or_stop
+from marketpipe.stream.producers.pacing import RECONNECT_FLOOR, Backoff, wait_or_stop
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
@@ -136,7 +136,7 @@ class BithumbProducer:
         self.chunk_size: int | None = config.max_chunk
         #: Last produced snapshot ``timestamp`` per market.
         self.last_timestamp: dict[str, int] = {}
-        self._backoff = Backoff(config.backoff_base, config.backoff_cap)
+        self._backoff = Backoff(config.backoff_base, config.backoff_cap, floor=RECONNECT_FLOOR)
         self._publisher: KafkaPublisher | None = None
         self._markets_loaded_at: float | None = None
 

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from marketpipe.stream import codec, topics
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP, Trade, TradeStream
-from marketpipe.stream.producers.pacing import Backoff
+from marketpipe.stream.producers.pacing import RECONNECT_FLOOR, Backoff
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.sharding import Shard
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
@@ -164,7 +164,7 @@ class FinnhubProducer:
             max_symbols=cfg.max_symbols,
             subscribe_rate=cfg.subscribe_rate,
             idle_timeout=cfg.idle_timeout,
-            backoff=Backoff(cfg.backoff_base, cfg.backoff_cap),
+            backoff=Backoff(cfg.backoff_base, cfg.backoff_cap, floor=RECONNECT_FLOOR),
             dedupe_window_s=cfg.dedupe_window_s,
             on_gap=self.gaps.callback(len(self.streams)) if self.gaps else None,
         )

@@ -38,7 +38,7 @@ from websockets.exceptions import WebSocketException
 
 from marketpipe.redaction import RedactingFilter, redact_url
 from marketpipe.redaction import redact as scrub
-from marketpipe.stream.producers.pacing import Backoff, TokenBucket, wait_or_stop
+from marketpipe.stream.producers.pacing import RECONNECT_FLOOR, Backoff, TokenBucket, wait_or_stop
 from marketpipe.stream.producers.sharding import normalise_symbol
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
@@ -248,7 +248,7 @@ class TradeStream:
         self._bucket = TokenBucket(subscribe_rate, subscribe_burst)
         self.idle_timeout = idle_timeout
         self.open_timeout = open_timeout
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(floor=RECONNECT_FLOOR)
         self._recent = RecentTrades(dedupe_window_s)
         self._changed = asyncio.Event()
         #: Symbols subscribed on the current connection (empty while disconnected).

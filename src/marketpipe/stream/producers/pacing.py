@@ -1,15 +1,21 @@
-"""Rates and retries for producers: a token bucket for outgoing requests, jittered backoff.
+"""Rates for producers: a token bucket for outgoing requests, and a stop-aware wait.
 
-Neither sleeps a fixed amount: the bucket waits exactly until the next token is due, and the
-backoff waits a growing, randomised delay that resets once a connection has proved healthy.
+The bucket never sleeps a fixed amount: it waits exactly until the next token is due. Retries use
+the one backoff policy in :mod:`marketpipe.backoff` (re-exported here for the producers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
+
+from marketpipe.backoff import Backoff
+
+__all__ = ["RECONNECT_FLOOR", "Backoff", "TokenBucket", "wait_or_stop"]
+
+#: Producers never wait less than a tenth of the attempt's ceiling, so a reconnect storm cannot spin.
+RECONNECT_FLOOR = 0.1
 
 #: A token counts as whole within float rounding (a wake-up exactly on time must not spin).
 _ONE = 1 - 1e-9
@@ -63,27 +69,3 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-class Backoff:
-    """Exponential backoff with full jitter: attempt k waits uniform(0, min(cap, base * 2**k)).
-
-    ``reset()`` after a success so one blip does not leave the next failure waiting minutes.
-    """
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> None:
-        self.base = base
-        self.cap = cap
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        """The delay before the next attempt; advances the attempt counter."""
-        ceiling = min(self.cap, self.base * (2**self.attempt))
-        self.attempt += 1
-        # Full jitter, but never below a tenth of the ceiling so a reconnect storm cannot spin.
-        return self._rng.uniform(ceiling / 10, ceiling)
-
-    def reset(self) -> None:
-        """Forget past failures."""
-        self.attempt = 0

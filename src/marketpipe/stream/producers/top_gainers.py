@@ -25,7 +25,7 @@ from marketpipe.redaction import redact as scrub
 from marketpipe.stream import codec, topics
 from marketpipe.stream.producers.finnhub import TradeSequencer, trade_payload
 from marketpipe.stream.producers.finnhub_ws import FINNHUB_SYMBOL_CAP, Trade, TradeStream
-from marketpipe.stream.producers.pacing import Backoff
+from marketpipe.stream.producers.pacing import RECONNECT_FLOOR, Backoff
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.sharding import Shard
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
@@ -69,7 +69,7 @@ class TopGainersProducer:
         self._publisher: KafkaPublisher | None = None
         self._shard = Shard(0, 1)
         self.sequencer = TradeSequencer()
-        self._listener_backoff = Backoff(config.backoff_base, config.backoff_cap)
+        self._listener_backoff = Backoff(config.backoff_base, config.backoff_cap, floor=RECONNECT_FLOOR)
         #: Set each time a batch has been applied (lets callers wait for a re-subscription).
         self.reloaded = asyncio.Event()
 
@@ -189,7 +189,7 @@ class TopGainersProducer:
             max_symbols=cfg.limit,
             subscribe_rate=cfg.subscribe_rate,
             idle_timeout=cfg.idle_timeout,
-            backoff=Backoff(cfg.backoff_base, cfg.backoff_cap),
+            backoff=Backoff(cfg.backoff_base, cfg.backoff_cap, floor=RECONNECT_FLOOR),
         )
         log.info(logfmt({"event": "topgainers.start", "topic": cfg.topic, "channel": cfg.channel}))
         listener = asyncio.create_task(self._listen(), name="topgainers-listen")
