@@ -9,6 +9,7 @@ and that provider text is rendered as text. A screenshot is saved to ``build/tes
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -103,10 +104,6 @@ def test_dashboard_live_table_symbol_panels_and_no_console_errors(
     def on_console(message: ConsoleMessage) -> None:
         if message.type != "error":
             return
-        # Collection freshness comes from another part of the API; until it is deployed the page
-        # shows "not available" and Chromium logs the 404 of that one fetch.
-        if "/api/v1/freshness" in (message.location or {}).get("url", ""):
-            return
         errors.append(f"{message.text} ({(message.location or {}).get('url', '')})")
 
     with sync_playwright() as pw:
@@ -141,6 +138,16 @@ def test_dashboard_live_table_symbol_panels_and_no_console_errors(
                 redis_client.publish("sp500_updates", "batch")
                 page.wait_for_timeout(300)
 
+            # A symbol gone from the feed: the delta lists it in `removed` and its row leaves the table.
+            redis_client.hdel("sp500_realtime_data", "MSFT")
+            deadline = time.monotonic() + 15
+            while page.locator('#sp500 tr[data-s="MSFT"]').count():
+                assert time.monotonic() < deadline, f"the removed symbol stayed; frames {frames}"
+                redis_client.publish("sp500_updates", "batch")
+                page.wait_for_timeout(300)
+            expect(table).to_have_count(2)
+            assert any("removed" in f for f in frames)
+
             page.locator('#sp500 tr[data-s="AAPL"]').click()
             expect(page.locator("#chart")).to_have_attribute("data-candles", "5", timeout=10_000)
             expect(page.locator("#news li a").first).to_be_visible(timeout=10_000)
@@ -148,7 +155,10 @@ def test_dashboard_live_table_symbol_panels_and_no_console_errors(
             expect(page.locator("#fundamentals dd").first).to_be_visible()
             expect(page.locator("#earnings tr").first).to_be_visible()
             expect(page.locator('#macro .panel[data-series="cpi"] .value')).to_be_visible(timeout=10_000)
-            expect(page.locator("#freshness tr").first).to_be_visible()
+            # Collection freshness from /api/v1/freshness: one row per dataset with its state.
+            first = page.locator("#freshness tr").first
+            expect(first).to_have_attribute("data-state", re.compile(r"^(fresh|late|stale|never)$"))
+            assert page.locator("#freshness tr").count() >= 10
 
             # Provider text is text: the hostile market name shows literally and creates no element.
             expect(page.locator("#crypto td", has_text=XSS)).to_have_count(1)

@@ -48,7 +48,7 @@ def rig():  # type: ignore[no-untyped-def]
 @pytest.mark.timeout(480)
 def test_cluster_survives_broker_sink_and_postgres_faults_exactly_once(rig) -> None:  # type: ignore[no-untyped-def]
     try:
-        out = rehearsal.rehearse(rig, seconds=60, rate=450)
+        out = rehearsal.rehearse(rig, seconds=30, rate=450)
     except BaseException:
         for proc in rig.procs:  # the work dir is removed after the test: show what each process said
             print(f"--- {proc.name} (exit {proc.popen and proc.popen.poll()}) ---\n{proc.tail()}")

@@ -108,7 +108,7 @@ def _stream(sandbox: Any, bootstrap: str, dsn: str, redis_url: str) -> None:
             thread.join(30)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def filled(
     pg_server: str,
     redis_url: str,

@@ -14,12 +14,19 @@ from typing import Any
 
 import anyio
 import orjson
+import psycopg
 import pytest
 import redis
 from mcp.client.stdio import StdioServerParameters
 
+from marketpipe.serve.settings import READER_ROLE
 from mcp import Client
 from plugins.query_data import QueryDb
+
+
+def reader_dsn(dsn: str) -> str:
+    return psycopg.conninfo.make_conninfo(dsn, user=READER_ROLE, password="")
+
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 TOOLS = {
@@ -33,6 +40,8 @@ def _env(query_db: QueryDb, redis_url: str, tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "MARKETPIPE_DATABASE_URL": query_db.dsn,
+        # What a deployment sets: the assistant reads through the API's read-only role.
+        "MARKETPIPE_API_DATABASE_URL": reader_dsn(query_db.dsn),
         "MARKETPIPE_REDIS_URL": redis_url,
         "MARKETPIPE_DATA_DIR": str(tmp_path),
     }
@@ -123,9 +132,15 @@ def http_server(query_db: QueryDb, redis_url: str, tmp_path: Path) -> Iterator[s
     log.close()
 
 
-def test_tools_answer_over_streamable_http(http_server: str, live_quote: None) -> None:
+def test_tools_answer_over_streamable_http(http_server: str, live_quote: None, query_db: QueryDb) -> None:
     async def main() -> dict[str, Any]:
         async with Client(http_server, read_timeout_seconds=60) as client:
             return await _exercise(client)
 
     _check(anyio.run(main))
+    # Every connection the server holds to the database is the read-only role's.
+    with psycopg.connect(query_db.dsn) as conn:
+        users = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert users == [(READER_ROLE,)]

@@ -107,9 +107,6 @@ class Parsed:
     records: int | None = None
     state: dict[str, Any] | None = None
 
-    def reject(self, reason: str, record: Any = None) -> None:
-        self.rejected.append((reason, record))
-
 
 @dataclass(frozen=True)
 class Request:

@@ -120,10 +120,6 @@ class ProviderSession:
     def name(self) -> str:
         return self.provider.name
 
-    @property
-    def key_hashes(self) -> list[str]:
-        return [k.hash for k in self._keys]
-
     def has_budget(self) -> bool:
         """True when some usable key is not marked spent (a cheap check before choosing a provider)."""
         now = self.clock.now()

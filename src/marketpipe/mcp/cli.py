@@ -1,5 +1,6 @@
 """``marketpipe mcp``: serve the MCP tools over stdio (a desktop assistant launches it) or streamable
-HTTP (``--transport http``, at ``http://HOST:PORT/mcp``)."""
+HTTP (``--transport http``, at ``http://HOST:PORT/mcp``), connected to PostgreSQL as the read-only
+reader role (the same URL rules as ``marketpipe serve``)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,18 @@ def mcp_command(
     from marketpipe.db import database_dsn
     from marketpipe.mcp.server import build_server
     from marketpipe.runtime import RedisService
+    from marketpipe.serve.cli import reader_url
+    from marketpipe.serve.settings import ApiSettings
 
     if transport not in ("stdio", "http"):
         raise typer.BadParameter("use stdio or http", param_hint="--transport")
     # stdout is the protocol channel over stdio: every log line goes to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     settings = get_settings()
-    server = build_server(database_dsn(settings), RedisService(settings).start())
+    # The assistant only reads: it connects as the API's read-only role, exactly like `marketpipe
+    # serve` (MARKETPIPE_API_DATABASE_URL, or the reader role on the embedded server).
+    dsn = reader_url(settings, ApiSettings(), database_dsn(settings))
+    server = build_server(dsn, RedisService(settings).start())
     mode: Literal["stdio", "http"] = transport  # type: ignore[assignment]
     if mode == "stdio":
         anyio.run(server.run_stdio_async)

@@ -52,10 +52,6 @@ class Source:
             names = [d.name for d in cur.description or []]
             return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
 
-    async def table_exists(self, name: str) -> bool:
-        rows = await self.rows("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
-        return bool(rows and rows[0]["present"])
-
 
 def symbol(value: str, what: str = "symbol") -> str:
     """An upper-cased ticker; :class:`BadInput` for anything that cannot be one."""

@@ -8,7 +8,7 @@ clock. A refused call does not consume budget.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -76,9 +76,6 @@ class QuotaDecision:
     remaining: int
     reset_ts: float  # Unix seconds when ``window`` resets
     used: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 UNLIMITED = QuotaDecision(allowed=True, window="", limit=0, remaining=0, reset_ts=0.0, used=0)

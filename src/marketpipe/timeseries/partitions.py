@@ -132,12 +132,3 @@ def maintain(query: Query, today: date) -> list[Action]:
         actions += ensure_ahead(query, spec, today)
         actions += apply_retention(query, spec, today)
     return actions
-
-
-def connection_query(conn: Any) -> Query:
-    """A :data:`Query` over a psycopg connection (autocommit: each step commits on its own)."""
-
-    def run(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
-        return conn.execute(sql.encode(), params or None).fetchall()
-
-    return run

@@ -43,15 +43,28 @@ function connect(feed, onData) {
   const ws = new WebSocket(`${proto}://${location.host}${document.body.dataset.ws || "/api/v1/ws/"}${feed}`);
   const dot = $(`dot-${feed}`);
   ws.onopen = () => { dot.classList.add("on"); };
-  ws.onmessage = ev => { const m = JSON.parse(ev.data); if (m.type === feed && Array.isArray(m.data)) onData(m.data); };
+  // Messages (see serve/push.py): mode "snapshot" carries the whole feed and replaces what we hold;
+  // mode "delta" carries only changed rows, and `removed` the symbols gone from the feed.
+  ws.onmessage = ev => {
+    const m = JSON.parse(ev.data);
+    if (m.type !== feed || !Array.isArray(m.data)) return;
+    onData(m.data, m.mode === "snapshot", Array.isArray(m.removed) ? m.removed : []);
+  };
   ws.onclose = () => { dot.classList.remove("on"); setTimeout(() => connect(feed, onData), 2000); };
   setInterval(() => { if (ws.readyState === 1) ws.send(JSON.stringify({action: "heartbeat"})); }, 25000);
 }
 
-// Pushes may carry every symbol or only those that changed: merge into one table state.
+// One table state: a snapshot replaces it, a delta merges changed rows and drops removed symbols.
+function apply(state, rows, snapshot, removed, keyOf) {
+  if (snapshot) state.clear();
+  for (const k of removed) state.delete(String(k));
+  for (const r of rows) { const k = r && keyOf(r); if (typeof k === "string") state.set(k, r); }
+}
+
 const board = new Map();
-function renderSp500(rows) {
-  for (const r of rows) if (r && typeof r.symbol === "string") board.set(r.symbol, r);
+function renderSp500(rows, snapshot = false, removed = []) {
+  apply(board, rows, snapshot, removed, r => r.symbol);
+  for (const k of removed) delete last.sp500[k];
   const q = $("filter").value.trim().toUpperCase();
   const now = Date.now();
   const all = [...board.values()].sort((a, b) => a.symbol < b.symbol ? -1 : 1);
@@ -73,8 +86,8 @@ function renderSp500(rows) {
 }
 
 const coins = new Map();
-function renderCrypto(rows) {
-  for (const r of rows) if (r) coins.set(r.symbol || r.market, r);
+function renderCrypto(rows, snapshot = false, removed = []) {
+  apply(coins, rows, snapshot, removed, r => r.symbol || r.market);
   const all = [...coins.values()].sort((a, b) => (Number(b.acc_trade_price_24h) || 0) - (Number(a.acc_trade_price_24h) || 0));
   $("count-crypto").textContent = `(${all.length})`;
   fill("crypto", all.slice(0, 60).map(r => {
@@ -192,16 +205,26 @@ async function loadMacro() {
   $("macro").replaceChildren(...panels);
 }
 
+function ago(seconds) {
+  if (seconds == null || isNaN(seconds)) return "never";
+  const s = Math.max(0, Number(seconds));
+  for (const [v, u] of [[86400, "d"], [3600, "h"], [60, "m"]]) if (s >= v) return (s / v).toFixed(1) + u;
+  return s.toFixed(0) + "s";
+}
+
+// GET /api/v1/freshness: {"checked_at", "datasets": [{dataset, group, state, age_s, ...}]}; state is
+// one of fresh / late / stale / never (see ops/freshness.py). Worst first, so a problem shows at the top.
+const SEVERITY = { stale: 0, never: 1, late: 2, fresh: 3 };
 async function loadFreshness() {
-  // /api/v1/freshness (collection freshness per dataset) may not be deployed yet: a 404 is fine.
-  const res = await fetch("/api/v1/freshness");
-  if (!res.ok) { fill("freshness", [row([["freshness not available", "muted"], "", ""])]); return; }
-  const body = await res.json();
-  const list = Array.isArray(body) ? body : (body.datasets || body.items || body.data || []);
-  fill("freshness", (Array.isArray(list) ? list : []).slice(0, 80).map(d => {
-    const state = d.state ?? d.status ?? (d.fresh === true ? "fresh" : (d.fresh === false ? "stale" : "–"));
-    const lastSeen = d.last_success_at ?? d.last_success ?? d.last_run_at ?? d.updated_at ?? d.as_of ?? "–";
-    return row([d.dataset ?? d.name ?? d.table ?? "?", [state, /fresh|ok/.test(String(state)) ? "up" : "down"], String(lastSeen)]);
+  const body = await getJson("/api/v1/freshness");
+  const list = body && Array.isArray(body.datasets) ? body.datasets : null;
+  if (!list) { fill("freshness", [row([["freshness not available", "muted"], "", ""])]); return; }
+  const sorted = [...list].sort((a, b) => (SEVERITY[a.state] ?? 9) - (SEVERITY[b.state] ?? 9)
+    || String(a.dataset).localeCompare(String(b.dataset)));
+  fill("freshness", sorted.slice(0, 80).map(d => {
+    const tr = row([d.dataset, [d.state, d.state === "fresh" ? "up" : (d.state === "late" ? "" : "down")], ago(d.age_s)]);
+    tr.dataset.state = String(d.state);
+    return tr;
   }));
 }
 
