@@ -52,6 +52,11 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and _delivered(metrics_port) < 300:
             time.sleep(0.2)
+        # A dropped connection: the process records the gap in stream_gaps of its database.
+        httpx.post(f"{sandbox.url}/finnhub/ws/_disconnect").raise_for_status()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and not _gaps(pg_dsn, topic):
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -71,6 +76,13 @@ def test_finnhub_command_runs_a_statefulset_shard_and_flushes_on_sigterm(
     bodies = [orjson.loads(m.value()) for m in messages]
     assert {b["symbol"] for b in bodies} <= set(mine)
     assert all(b["shard"] == 1 and b["shards"] == 2 and b["pod_name"] == "sp500-producer-1" for b in bodies)
+    [(shard, symbols)] = _gaps(pg_dsn, topic)
+    assert shard.startswith("1/2") and set(symbols) == set(mine)  # "1/2#0": shard 1 of 2, connection 0
+
+
+def _gaps(dsn: str, topic: str) -> list[tuple[str, list[str]]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT shard, symbols FROM stream_gaps WHERE stream = %s", (topic,)).fetchall()
 
 
 def _free_port() -> int:

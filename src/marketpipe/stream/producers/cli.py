@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from pydantic import SecretStr
 
@@ -188,15 +189,19 @@ def finnhub(
         assigned = resolve_shard(shard, shards)
     except ShardConfigError as exc:
         raise _fail(str(exc)) from None
+    # Connection gaps go to stream_gaps in the database the universe comes from (the configured one,
+    # or the embedded server the demo runs); a universe given on the command line needs no database.
+    gaps_dsn = settings.database_url.get_secret_value() if settings.database_url else None
     if symbols is not None:
         universe = parse_symbol_list(symbols)
     elif symbols_file is not None:
         universe = symbols_from_file(symbols_file)
     else:
-        from marketpipe.db import connect
+        from marketpipe.db import database_dsn
 
+        gaps_dsn = database_dsn(settings)
         try:
-            with connect(settings=settings) as conn:
+            with psycopg.connect(gaps_dsn) as conn:
                 universe = load_universe(conn)
         except UniverseError as exc:
             raise _fail(str(exc)) from None
@@ -212,6 +217,7 @@ def finnhub(
         max_symbols=max_symbols,
         subscribe_rate=subscribe_rate,
         log_interval=log_interval,
+        gaps_dsn=gaps_dsn,
     )
     producer = FinnhubProducer(config)
     _run(producer.run, producer.stats, log_interval, max_seconds, metrics_port)
