@@ -20,6 +20,11 @@ PostgreSQL 16 with default durability settings (fsync on), and a real Redis 6.2.
    (hash field + latest key + ONE sorted set per symbol), measured with real writes and extrapolated
    to the seed README's tick rate.
 
+Before/after in one run: ``--compare REF`` (a git ref, e.g. ``main``) also runs the one-process sink of
+``src/marketpipe`` as it is at REF (``git archive`` into a temporary folder, imported only by this
+bench's child processes) alternately with the current tree (ABBA order, ``--rounds`` pairs) on the same
+pre-filled topic and services; ``--compare-only`` skips everything else.
+
 Usage: ``.venv/bin/python bench/stream_sink.py [--messages 1000000] [--seed-messages 20000]``
 Targets: sink ≥ 100,000 msgs/s, ≥ 50× the seed-style consumer, p99 ≤ 50 ms.
 """
@@ -27,6 +32,7 @@ Targets: sink ≥ 100,000 msgs/s, ≥ 50× the seed-style consumer, p99 ≤ 50 m
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -204,6 +210,63 @@ def run_marketpipe_workers(svc: Services, topic: str, n: int, workers: int, grou
     return (n - first[1]) / (now - first[0])
 
 
+# -- before/after in one run -------------------------------------------------------------------------------
+
+
+def extract_ref(ref: str, into: Path) -> Path:
+    """``src/marketpipe`` as it is at git ``ref``, unpacked under ``into``; returns the ``src`` folder."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src/marketpipe"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def run_sink_child(svc: Services, src: Path, topic: str, n: int, group: str) -> tuple[float, str]:
+    """The one-process sink of the tree at ``src`` in a child process; returns (msgs/s, its sink module)."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--run-sink", svc.bootstrap, svc.dsn, svc.redis_url, topic, str(n), group],
+        env=env, check=True, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(result["rate"]), str(result["module"])
+
+
+def child_run_sink(bootstrap: str, dsn: str, redis_url: str, topic: str, n: int, group: str) -> None:
+    """``--run-sink``: what :func:`run_marketpipe` measures, printed as one JSON line."""
+    import marketpipe.stream.sink as sink_module
+
+    settings = StreamSettings(_env_file=None, batch_size=10000, history_len=2000)  # type: ignore[call-arg]
+    sink = Sink(SP500.with_topic(topic), bootstrap=bootstrap, dsn=dsn, redis_url=redis_url,
+                settings=settings, group_id=group)  # fmt: skip
+    started = time.perf_counter()
+    sink.run(max_messages=n, idle_exit_s=30)
+    elapsed = time.perf_counter() - (sink.first_batch_at or started)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM sp500_websocket_trades").fetchone()[0]  # type: ignore[index]
+    assert rows == n, f"sink wrote {rows} rows for {n} messages"
+    print(json.dumps({"rate": n / elapsed, "module": sink_module.__file__}))
+
+
+def run_compare(svc: Services, topic: str, n: int, ref: str, rounds: int) -> list[tuple[str, float]]:
+    """Alternate the sink at ``ref`` and the current one (ABBA); returns [(which, msgs/s)] in run order."""
+    with tempfile.TemporaryDirectory(prefix="mp-bench-ref-") as folder:
+        trees = {f"at {ref}": extract_ref(ref, Path(folder)), "current": REPO / "src"}
+        order: list[str] = []
+        for i in range(rounds):
+            pair = [f"at {ref}", "current"]
+            order += pair if i % 2 == 0 else pair[::-1]
+        out = []
+        for i, which in enumerate(order):
+            reset_tables(svc.dsn)
+            redis.Redis.from_url(svc.redis_url).flushall()
+            rate, module = run_sink_child(svc, trees[which], topic, n, f"bench-compare-{i}")
+            console.print(f"  {which}: {rate:,.0f} msgs/s  ({module})")
+            out.append((which, rate))
+        return out
+
+
 # -- (b) seed-style consumer ------------------------------------------------------------------------------
 
 
@@ -349,6 +412,20 @@ def pct(values: list[int], q: float) -> float:
     return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
+def print_compare(compared: list[tuple[str, float]], n: int) -> None:
+    table = Table(title=f"one-process sink, before/after in one run ({n:,} messages per run, ABBA order)")
+    table.add_column("tree")
+    table.add_column("runs (msgs/s, in order)", justify="right")
+    table.add_column("median (msgs/s)", justify="right")
+    for which in dict.fromkeys(w for w, _ in compared):
+        rates = [r for w, r in compared if w == which]
+        ordered = sorted(rates)
+        mid = len(ordered) // 2
+        median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        table.add_row(which, ", ".join(f"{r:,.0f}" for r in rates), f"{median:,.0f}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -361,13 +438,25 @@ def main() -> None:
         "--warmup-seconds", type=float, default=5.0, help="Steady producing before latency counts."
     )
     parser.add_argument("--latency-only", action="store_true", help="Skip the throughput part.")
+    parser.add_argument(
+        "--compare", metavar="REF", help="Also run the sink at git REF, same run (e.g. main)."
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="--compare: ABBA pairs of runs.")
+    parser.add_argument("--compare-only", action="store_true", help="--compare, and nothing else.")
     parser.add_argument("--steady-producer", nargs=4, metavar=("BOOTSTRAP", "TOPIC", "RATE", "SECONDS"),
                         help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--run-sink", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steady_producer:
         bootstrap, topic, rate, seconds = args.steady_producer
         steady_producer(bootstrap, topic, int(rate), float(seconds))
         return
+    if args.run_sink:
+        bootstrap, dsn, redis_url, topic, count, group = args.run_sink
+        child_run_sink(bootstrap, dsn, redis_url, topic, int(count), group)
+        return
+    if args.compare_only and not args.compare:
+        parser.error("--compare-only needs --compare REF")
     os.environ.setdefault("MARKETPIPE_STREAM_LOG_EVERY_S", "10")
 
     svc = Services()
@@ -375,11 +464,25 @@ def main() -> None:
     svc.start()
     try:
         mp_rate = workers_rate = seed_rate = flat_rate = lean_rate = float("nan")
-        if not args.latency_only:
+        if args.compare:
             topic = "bench-trades"
             ensure_topics(svc.bootstrap, [TopicSpec(topic, 3)])
             produce_s = prefill(svc.bootstrap, topic, args.messages)
             console.print(f"pre-filled {args.messages:,} messages in {produce_s:.1f} s")
+            console.print(f"[bold]before/after, same run[/bold] (load: {os.getloadavg()[0]:.2f})")
+            compared = run_compare(svc, topic, args.messages, args.compare, args.rounds)
+            console.print(f"  (load after: {os.getloadavg()[0]:.2f})")
+            if args.compare_only:
+                print_compare(compared, args.messages)
+                return
+            reset_tables(svc.dsn)
+            redis.Redis.from_url(svc.redis_url).flushall()
+        if not args.latency_only:
+            topic = "bench-trades"
+            if not args.compare:
+                ensure_topics(svc.bootstrap, [TopicSpec(topic, 3)])
+                produce_s = prefill(svc.bootstrap, topic, args.messages)
+                console.print(f"pre-filled {args.messages:,} messages in {produce_s:.1f} s")
 
             mp_s, totals = run_marketpipe(svc, topic, args.messages)
             mp_rate = args.messages / mp_s
@@ -419,6 +522,8 @@ def main() -> None:
     finally:
         svc.stop()
 
+    if args.compare:
+        print_compare(compared, args.messages)
     table = Table(title="stream sink benchmark (real Apache Kafka 4.1, PostgreSQL 16, Redis 6.2; 2 cores)")
     table.add_column("measure")
     table.add_column("value", justify="right")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import psycopg
 import redis
 
-from marketpipe.stream.candles import aggregate
+from marketpipe.stream.candles import Candle, aggregate
 from marketpipe.stream.kinds import SP500
 from marketpipe.stream.settings import StreamSettings
 from marketpipe.stream.sink import Sink
@@ -42,10 +42,12 @@ def test_aggregate_orders_open_close_by_trade_time_not_arrival() -> None:
     t = lambda p, ts, seq=0, v=1.0: SimpleNamespace(symbol="A", price=p, volume=v, timestamp_ms=ts, seq=seq)  # noqa: E731
     # arrival order differs from trade order; a late trade from the previous minute arrives last
     got = aggregate([t(10, 60_500), t(12, 60_100, 1), t(9, 60_100, 0), t(15, 119_999), t(7, 59_000)])
-    assert got[("A", 60, 60_000)] == [9, 15, 9, 15, 4.0, 4, 60_100 * 32768, 119_999 * 32768]
-    assert got[("A", 60, 0)][:6] == [7, 7, 7, 7, 1.0, 1]
-    assert got[("A", 300, 0)][:6] == [7, 15, 7, 15, 5.0, 5]
-    assert got[("A", 3600, 0)][:6] == [7, 15, 7, 15, 5.0, 5]
+    assert got[("A", 60, 60_000)] == Candle(9, 15, 9, 15, 4.0, 4, 60_100 * 32768, 119_999 * 32768)
+    assert got[("A", 60, 0)][:6] == (7, 7, 7, 7, 1.0, 1)
+    five = got[("A", 300, 0)]
+    assert (five.open, five.high, five.low, five.close, five.volume, five.trades) == (7, 15, 7, 15, 5.0, 5)
+    assert got[("A", 3600, 0)][:6] == (7, 15, 7, 15, 5.0, 5)
+    assert all(type(c) is Candle for c in got.values())
 
 
 def test_sink_candles_match_trades_and_survive_replay(

@@ -11,20 +11,39 @@ the same transaction as the rows and the offsets, a replayed batch never adds it
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
 INTERVALS_S = (60, 300, 3600)
 _SEQ_SPAN = 32768
 
-# [open, high, low, close, volume, trades, open_key, close_key]
-Candle = list[Any]
+
+class Candle(NamedTuple):
+    """One OHLCV candle as :func:`aggregate` hands it out (``open_key``/``close_key``: order keys)."""
+
+    open: Any
+    high: Any
+    low: Any
+    close: Any
+    volume: Any
+    trades: int
+    open_key: int
+    close_key: int
 
 
-def aggregate(trades: Iterable[Any]) -> dict[tuple[str, int, int], Candle]:
+#: (symbol, interval_s, bucket_start_ms): the key of one candle.
+CandleKey = tuple[str, int, int]
+
+# Inside aggregate() a candle is a mutable list in Candle's field order (updated in place per trade:
+# the hot path); it becomes a Candle only on the way out.
+_Acc = list[Any]
+_new_candle = tuple.__new__  # tuple.__new__(Candle, acc) builds one in C, without Candle.__new__'s Python
+
+
+def aggregate(trades: Iterable[Any]) -> dict[CandleKey, Candle]:
     """Candles of ``trades`` (objects with symbol, price, volume, timestamp_ms, seq) per interval."""
-    minute: dict[tuple[str, int], Candle] = {}
+    minute: dict[tuple[str, int], _Acc] = {}
     for t in trades:
         ts = t.timestamp_ms
         order = ts * _SEQ_SPAN + t.seq
@@ -44,7 +63,7 @@ def aggregate(trades: Iterable[Any]) -> dict[tuple[str, int, int], Candle]:
             c[0], c[6] = price, order
         if order > c[7]:
             c[3], c[7] = price, order
-    out: dict[tuple[str, int, int], Candle] = {(s, 60, b): c for (s, b), c in minute.items()}
+    out: dict[CandleKey, _Acc] = {(s, 60, b): c for (s, b), c in minute.items()}
     for interval in INTERVALS_S[1:]:
         span = interval * 1000
         for (symbol, bucket), c in minute.items():
@@ -61,10 +80,10 @@ def aggregate(trades: Iterable[Any]) -> dict[tuple[str, int, int], Candle]:
                 have[0], have[6] = c[0], c[6]
             if c[7] > have[7]:
                 have[3], have[7] = c[3], c[7]
-    return out
+    return {key: _new_candle(Candle, acc) for key, acc in out.items()}
 
 
-def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, int], Candle]) -> int:
+def merge(conn: psycopg.Connection, stream: str, candles: dict[CandleKey, Candle]) -> int:
     """Merge ``candles`` into ``trade_candles`` (inside the caller's transaction); returns rows touched.
 
     One statement with array parameters (no temporary table: creating or truncating one per batch
@@ -74,7 +93,7 @@ def merge(conn: psycopg.Connection, stream: str, candles: dict[tuple[str, int, i
     return merge_prepared(conn, params) if params else 0
 
 
-def merge_params(stream: str, candles: dict[tuple[str, int, int], Candle]) -> dict[str, Any] | None:
+def merge_params(stream: str, candles: dict[CandleKey, Candle]) -> dict[str, Any] | None:
     """The parameters of the merge statement (built apart so the sink can do it off its write path)."""
     if not candles:
         return None
@@ -86,14 +105,14 @@ def merge_params(stream: str, candles: dict[tuple[str, int, int], Candle]) -> di
         "symbol": [k[0] for k in keys],
         "interval_s": [k[1] for k in keys],
         "bucket_ms": [k[2] for k in keys],
-        "open": [repr(float(c[0])) for c in values],
-        "high": [repr(float(c[1])) for c in values],
-        "low": [repr(float(c[2])) for c in values],
-        "close": [repr(float(c[3])) for c in values],
-        "volume": [repr(float(c[4])) for c in values],
-        "trades": [c[5] for c in values],
-        "open_key": [c[6] for c in values],
-        "close_key": [c[7] for c in values],
+        "open": [repr(float(c.open)) for c in values],
+        "high": [repr(float(c.high)) for c in values],
+        "low": [repr(float(c.low)) for c in values],
+        "close": [repr(float(c.close)) for c in values],
+        "volume": [repr(float(c.volume)) for c in values],
+        "trades": [c.trades for c in values],
+        "open_key": [c.open_key for c in values],
+        "close_key": [c.close_key for c in values],
     }
 
 
