@@ -225,16 +225,16 @@ class DeployedAirflow:
             ):
                 return last
             time.sleep(1)
-        raise AirflowStartError(f"Airflow not healthy after {timeout:.0f}s (last: {last})\n{self.log_tails()}")
+        raise AirflowStartError(
+            f"Airflow not healthy after {timeout:.0f}s (last: {last})\n{self.log_tails()}"
+        )
 
     def check_running(self) -> None:
         """Raise AirflowStartError (with the log tail) when a component has exited."""
         for component, proc in self.processes.items():
             code = proc.poll()
             if code is not None:
-                raise AirflowStartError(
-                    f"airflow {component} exited {code}\n{self.log_tail(component)}"
-                )
+                raise AirflowStartError(f"airflow {component} exited {code}\n{self.log_tail(component)}")
 
     def log_tail(self, component: str, chars: int = 3000) -> str:
         path = self.log_path(component)
@@ -331,7 +331,9 @@ class DeployedAirflow:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AirflowStartError(f"timed out after {timeout:.0f}s waiting for {what}\n{self.log_tails()}")
+                raise AirflowStartError(
+                    f"timed out after {timeout:.0f}s waiting for {what}\n{self.log_tails()}"
+                )
             time.sleep(interval)
 
 
