@@ -2,7 +2,9 @@
 
 ``dags`` lists the DAGs the registry produces (no Airflow needed); ``init`` prepares an Airflow home
 (metadata DB, one pool per provider, the ``marketpipe_postgres`` connection); ``standalone`` runs
-``airflow standalone`` against the embedded services (and the sandbox with ``--sandbox``); ``test-dag``
+``airflow standalone`` against the embedded services (and the sandbox with ``--sandbox``); ``deployed``
+runs the scheduler, DAG processor and API server as separate processes (LocalExecutor, PostgreSQL
+metadata: :mod:`marketpipe.orchestration.deployed`); ``test-dag``
 runs one DAG run end to end with ``airflow dags test`` and prints what each task did.
 """
 
@@ -131,6 +133,57 @@ def standalone(home: Path | None = HOME_OPTION, sandbox: bool = SANDBOX_OPTION) 
     # Replace this process: Ctrl-C and signals go straight to Airflow, which stops its children.
     os.chdir(local.home)
     os.execve(airflow_executable(), [airflow_executable(), "standalone"], local.env())
+
+
+@app.command("deployed")
+def deployed(
+    home: Path | None = typer.Option(
+        None, "--home", help="AIRFLOW_HOME (default: <data_dir>/airflow-deployed)."
+    ),
+    sandbox: bool = SANDBOX_OPTION,
+    run_clock: bool = typer.Option(
+        False, "--run-clock", help="Sandbox only: each run's engine clock starts when the run was due."
+    ),
+) -> None:
+    """Run Airflow as deployed: scheduler + DAG processor + API server, LocalExecutor, metadata in
+    PostgreSQL (database ``airflow_metadata`` on marketpipe's server). Ctrl-C stops every process."""
+    import signal
+    import threading
+
+    from marketpipe.db.connect import with_database
+    from marketpipe.orchestration.deployed import DeployedAirflow, create_database
+
+    settings = get_settings()
+    local = _airflow(settings, home or settings.data_dir / "airflow-deployed", sandbox)
+    dsn = database_dsn(settings)
+    create_database(dsn, "airflow_metadata")
+    extra = dict(local.extra_env)
+    if run_clock:
+        extra["MARKETPIPE_AIRFLOW_CLOCK"] = "run"
+    airflow = DeployedAirflow(
+        home=local.home,
+        metadata_dsn=with_database(dsn, "airflow_metadata"),
+        dags_folder=local.dags_folder,
+        extra_env=extra,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        airflow.start()
+        pools = airflow.cli().set_pools(pool_providers())
+        typer.echo(f"airflow home {airflow.home}; UI and API on {airflow.api_url}; logs in {airflow.log_dir}")
+        typer.echo("pools: " + ", ".join(f"{name}={slots}" for name, slots in pools.items()))
+        typer.echo("DAGs start paused: `airflow dags unpause <dag_id>` (same AIRFLOW_HOME). Ctrl-C stops.")
+        while not stop.wait(2):
+            airflow.check_running()
+    except KeyboardInterrupt:
+        pass
+    except AirflowCommandError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        killed = airflow.stop()
+        typer.echo("stopped" + (f" (killed: {', '.join(killed)})" if killed else ""))
 
 
 @app.command("test-dag")

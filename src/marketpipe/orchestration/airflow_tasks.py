@@ -275,14 +275,21 @@ def _logical_date(context: Mapping[str, Any]) -> datetime | date | None:
 def run_dataset_task(dataset: str) -> dict[str, Any]:
     """Run ``dataset`` for the current Airflow task; return the summary (also pushed as XCom)."""
     from marketpipe.engine.registry import get_dataset
-    from marketpipe.engine.runner import run_dataset
+    from marketpipe.engine.runner import RunOptions, run_dataset
+    from marketpipe.http.errors import ConfigurationError
+    from marketpipe.orchestration.run_clock import task_clock
 
     context = get_current_context()
     spec = get_dataset(dataset)
     settings = settings_from_airflow(spec.providers)
+    try:  # the wall clock, or the run's own simulated day (MARKETPIPE_AIRFLOW_CLOCK=run, sandbox only)
+        clock = task_clock(context, sandbox=settings.sandbox)
+    except ConfigurationError as exc:
+        raise AirflowFailException(str(exc)) from None
     result = run_dataset(
         dataset,
         settings=settings,
+        options=RunOptions.from_env(clock=clock),
         logical_date=_logical_date(context),
         data_interval_start=context.get("data_interval_start"),
         data_interval_end=context.get("data_interval_end"),
