@@ -237,19 +237,9 @@ async def _websockets_clients(
     gate = asyncio.Semaphore(50)
     conns: list[Any] = []
     spans: list[list[int]] = []
+    readers: list[asyncio.Task[None]] = []
 
-    async def one() -> None:
-        try:
-            async with gate:
-                ws = await connect(url, max_size=None, open_timeout=60, ping_interval=None)
-                await asyncio.wait_for(ws.recv(), 60)
-            conns.append(ws)
-            stats.connected += 1
-        except Exception as exc:
-            stats.failed += 1
-            stats.errors.add(repr(exc)[:200])
-
-    async def read(ws: Any) -> None:
+    async def read(ws: Any) -> None:  # from the connect on: nothing piles up before the window
         versions = [-1, -1]
         spans.append(versions)
         try:
@@ -263,8 +253,19 @@ async def _websockets_clients(
                 stats.closed += 1
                 stats.errors.add(repr(exc)[:200])
 
+    async def one() -> None:
+        try:
+            async with gate:
+                ws = await connect(url, max_size=None, open_timeout=60, ping_interval=None)
+                await asyncio.wait_for(ws.recv(), 60)
+            conns.append(ws)
+            readers.append(asyncio.create_task(read(ws)))
+            stats.connected += 1
+        except Exception as exc:
+            stats.failed += 1
+            stats.errors.add(repr(exc)[:200])
+
     await asyncio.gather(*[one() for _ in range(n)])
-    readers = [asyncio.create_task(read(ws)) for ws in conns]
     ready.put((stats.connected, stats.failed))
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
     stats.start_at, stats.end_at = times[0], times[1]
@@ -336,7 +337,9 @@ def phase(
     times = ctx.Array("d", [0.0, 0.0], lock=False)
     counts = [clients // procs + (i < clients % procs) for i in range(procs)]
     workers = [
-        ctx.Process(target=client_proc, args=(args.client, url, n, args.parse, ready, go, times, out))
+        ctx.Process(
+            target=client_proc, args=(args.client, url, n, args.parse, ready, go, times, out), daemon=True
+        )
         for n in counts
         if n
     ]
