@@ -70,14 +70,17 @@ class RawSocket:
 
     def write(self, frame: bytes) -> bool:
         """Write ``frame`` if the connection is open and its buffer has room; False otherwise."""
-        if not self._proto.writable.is_set():
+        p = self._proto
+        if not p.writable.is_set():
             if self.blocked_since is None:
                 self.blocked_since = time.monotonic()
             return False
-        if not self.usable:
+        # Cheaper than `usable` (checked once when the client registers): after the handshake a
+        # connection only ever closes, and every way of closing sets one of these.
+        if p.close_sent or p.disconnected or p.transport.is_closing():
             return False
         self.blocked_since = None
-        self._proto.transport.write(frame)
+        p.transport.write(frame)
         return True
 
     def on_writable(self, callback: Callable[[], None] | None) -> None:
