@@ -237,3 +237,103 @@ def test_heartbeats_are_answered_through_the_clients_own_queue(
             return [orjson.loads(await asyncio.wait_for(ws.recv(), 5))["type"] for _ in range(3)]
 
     assert asyncio.run(main()) == ["heartbeat_response"] * 3
+
+
+def test_in_sync_clients_get_the_same_bytes_and_no_compression_by_default(
+    live_api: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    """Issue #17.4 fan-out: one encoding per push for every client (the same bytes, timestamp
+    included); permessage-deflate is not negotiated unless ``ws_compression`` is on."""
+    redis_client.hset("sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 1.0}))
+    api = live_api(push_interval_s=0.05)
+    wait_subscribed(redis_client)
+
+    async def main() -> tuple[list[Any], list[bytes | str]]:
+        url = f"{api.ws}/api/v1/ws/sp500"
+        async with connect(url) as a, connect(url) as b, connect(url) as c:  # all offer deflate
+            for ws in (a, b, c):
+                await ws.recv()
+            redis_client.hset("sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 2.0}))
+            redis_client.publish("sp500_updates", orjson.dumps({"count": 1, "timestamp": _now_ms()}))
+            got = [await asyncio.wait_for(ws.recv(), 5) for ws in (a, b, c)]
+            return [ws.protocol.extensions for ws in (a, b, c)], got
+
+    extensions, got = asyncio.run(main())
+    assert extensions == [[], [], []]
+    assert got[0] == got[1] == got[2]
+    assert orjson.loads(got[0])["data"] == [{"symbol": "AAPL", "price": 2.0}]
+
+
+def test_with_compression_on_pushes_are_compressed_and_still_deltas(
+    live_api: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    redis_client.hset("sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 1.0}))
+    api = live_api(push_interval_s=0.05, ws_compression=True)
+    wait_subscribed(redis_client)
+
+    async def main() -> tuple[list[Any], list[dict[str, Any]]]:
+        async with connect(f"{api.ws}/api/v1/ws/sp500") as ws:
+            got = [orjson.loads(await ws.recv())]
+            redis_client.hset("sp500_realtime_data", "MSFT", orjson.dumps({"symbol": "MSFT", "price": 5.0}))
+            redis_client.publish("sp500_updates", orjson.dumps({"count": 1, "timestamp": _now_ms()}))
+            got.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            await ws.send(orjson.dumps({"action": "heartbeat"}).decode())
+            got.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            return ws.protocol.extensions, got
+
+    extensions, got = asyncio.run(main())
+    assert [e.name for e in extensions] == ["permessage-deflate"]
+    assert got[0]["mode"] == "snapshot" and got[1]["mode"] == "delta"
+    assert got[1]["data"] == [{"symbol": "MSFT", "price": 5.0}]
+    assert got[2]["type"] == "heartbeat_response"
+
+
+def _frames(sock: socket.socket) -> Iterator[bytes]:
+    """Text frames from a raw WebSocket socket (the server's frames are unmasked and unfragmented)."""
+    buf = b""
+
+    def need(n: int) -> bytes:
+        nonlocal buf
+        while len(buf) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        out, buf = buf[:n], buf[n:]
+        return out
+
+    while True:
+        b0, b1 = need(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(need(2), "big")
+        elif n == 127:
+            n = int.from_bytes(need(8), "big")
+        payload = need(n)
+        if b0 & 0x0F == 1:
+            yield payload
+
+
+def test_a_client_that_stalls_then_reads_catches_up_with_the_newest_values(
+    live_api: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    """Slow clients get no backlog: once their socket drains they get the newest version."""
+    api = live_api(push_interval_s=0.05, send_timeout_s=60.0)
+    wait_subscribed(redis_client)
+    symbols = [f"S{i:03d}" for i in range(500)]
+    with Signaller(redis_client, symbols, every_s=0.02, pad=300) as sig:
+        stuck = _raw_ws_that_never_reads(api.host, api.port, "/api/v1/ws/sp500")
+        # a fresh client's snapshot: the newest version now, while the stuck one's buffers are full
+        newest = asyncio.run(collect(f"{api.ws}/api/v1/ws/sp500", 1.0))[-1]["version"]
+    try:
+        stuck.settimeout(30)
+        seen = 0
+        for frame in _frames(stuck):
+            message = orjson.loads(frame)
+            seen += 1
+            if message["version"] >= newest:
+                break
+    finally:
+        stuck.close()
+    assert sig.signals > seen  # fewer messages than versions: coalesced, not a backlog
+    assert message["version"] >= newest and len(message["data"]) == 500

@@ -79,12 +79,15 @@ def uvicorn_config(app: Any, host: str, port: int, api: ApiSettings, **extra: An
     """The uvicorn configuration of ``marketpipe serve`` (also used by the tests and benchmarks)."""
     import uvicorn
 
+    from marketpipe.serve.wire import FanoutWebSocketsProtocol
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         http=header_timeout_protocol(api.header_timeout_s),
-        ws="websockets-sansio",
+        ws=FanoutWebSocketsProtocol,
+        ws_per_message_deflate=api.ws_compression,
         limit_concurrency=api.limit_concurrency,
         timeout_keep_alive=api.keep_alive_s,
         h11_max_incomplete_event_size=api.max_header_bytes,

@@ -1,4 +1,4 @@
-"""The WebSocket push path: one Redis pub/sub listener, one pacer, one sender task per client.
+"""The WebSocket push path: one Redis pub/sub listener, one pacer that fans out to every client.
 
 How a change reaches a client:
 
@@ -10,10 +10,17 @@ How a change reaches a client:
 3. the **pacer** refreshes a dirty feed at most once per ``push_interval_s`` (every signal inside one
    interval coalesces into one refresh, however fast the sink signals): one ``HGETALL``, compared
    with the previous one, gives the symbols that changed; the feed's version goes up by one;
-4. every client has its own **sender task** and a pending slot of one: the pacer only wakes it. The
-   sender sends what changed between the version the client last received and the newest version
-   (a delta; a client that fell behind therefore gets the newest values, never a backlog). A client
-   whose socket does not take a message within ``send_timeout_s`` is dropped; nobody else waits.
+4. the pacer then **fans out** in one pass over the feed's clients: each client is owed what changed
+   between the version it last received and the newest (a delta; a client that fell behind therefore
+   gets the newest values, never a backlog). The message is encoded once per version per starting
+   version — every in-sync client shares the same bytes — and, on the fast lane
+   (:mod:`marketpipe.serve.wire`, uvicorn as ``marketpipe serve`` configures it, no compression), its
+   WebSocket frame is built once and written to each socket with one ``transport.write``: no task,
+   no wakeup, no per-client encoding. A socket whose buffer is above its high-water mark is skipped
+   (nothing piles up behind it); when it drains it gets the newest values at once, and if it stays
+   full for ``send_timeout_s`` the client is dropped; nobody else waits. Connections without the
+   fast lane (another ASGI server, the test client, permessage-deflate) have a sender task each
+   and a pending slot of one, with the same rules.
 
 Message shape (the seed backend's ``{"type", "data", "timestamp"}`` plus): ``mode`` is
 ``"snapshot"`` (the first message, or every message for ``?mode=snapshot`` clients) or ``"delta"``
@@ -29,7 +36,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +45,8 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
+
+from marketpipe.serve.wire import EXTENSION, RawSocket, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,7 @@ SNAPSHOT_CAP = 1000  # rows per feed at most: the whole S&P 500 (503 lines) and 
 FIELD_CAP = 64  # longest hash field (symbol) kept; longer ones are ignored
 VALUE_CAP = 4096  # longest hash value (one row's JSON) kept; longer ones are ignored
 CONTROL_CAP = 8  # queued control replies (heartbeat responses) per client
+_SWEEP_S = 1.0  # how often the pacer looks for fast-lane clients stuck longer than send_timeout_s
 _VERSION_MS_CAP = 512  # versions whose commit time is remembered (clients further behind get the oldest)
 
 PUSHES = Counter("marketpipe_api_ws_pushes_total", "Messages pushed to WebSocket clients", ["feed", "mode"])
@@ -71,6 +81,24 @@ LISTENER_RECONNECTS = Counter(
 )
 
 
+@dataclass(eq=False)
+class Encoded:
+    """One message, encoded once for every client it goes to: the JSON text and its WebSocket frame."""
+
+    body: bytes
+    _frame: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.body)
+        return self._frame
+
+
 @dataclass
 class FeedState:
     """The newest rows of one feed as last read from Redis, with the version each changed at."""
@@ -83,7 +111,8 @@ class FeedState:
     loaded: bool = False
     #: version → sink commit ms of the oldest signal folded into it
     version_ms: collections.OrderedDict[int, int] = field(default_factory=collections.OrderedDict)
-    payloads: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: the messages of the newest version, by the version a client has (-1: the whole feed)
+    payloads: dict[int, Encoded] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -93,8 +122,15 @@ class Client:
     mode: str  # "delta" or "snapshot"
     sent_version: int = -1
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    control: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=CONTROL_CAP))
+    control: collections.deque[bytes] = field(default_factory=lambda: collections.deque(maxlen=CONTROL_CAP))
     task: asyncio.Task[None] | None = None
+    #: the fast lane (pre-built frames written straight to the socket), when the server offers it
+    raw: RawSocket | None = None
+
+    def __post_init__(self) -> None:
+        raw = self.ws.scope.get("extensions", {}).get(EXTENSION)
+        if isinstance(raw, RawSocket) and raw.usable:
+            self.raw = raw
 
 
 class Hub:
@@ -121,6 +157,7 @@ class Hub:
         self.listener_since = time.time()
         self.reconnects = 0
         self.last_error: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -144,15 +181,16 @@ class Hub:
     async def read_rows(self, feed: str) -> list[Any]:
         """The feed's rows straight from Redis (REST reads), sorted by symbol, capped."""
         raw = await self.redis.hgetall(FEEDS[feed].hash_key)
-        return [row for _, row in _parse_rows(raw)]
+        return [row for _, row in _parse_rows(raw).values()]
 
     async def refresh(self, feed: str, committed_ms: int | None = None) -> None:
-        """Re-read the feed's hash; bump the version if anything changed."""
+        """Re-read the feed's hash (one ``HGETALL`` for all its clients); bump the version if anything
+        changed. Only values whose bytes changed are parsed."""
         async with self._locks[feed]:
             raw = await self.redis.hgetall(FEEDS[feed].hash_key)
             st = self.state[feed]
             REFRESHES.labels(feed).inc()
-            parsed = dict(_parse_rows(raw, keep_raw=True))
+            parsed = _parse_rows(raw, known=st.raw)
             changed = [k for k, (v, _row) in parsed.items() if st.raw.get(k) != v]
             removed = [k for k in st.raw if k not in parsed]
             st.loaded = True
@@ -174,11 +212,12 @@ class Hub:
                 st.version_ms.popitem(last=False)
             st.payloads.clear()
 
-    def payload(self, feed: str, since: int, mode: str) -> str:
-        """The message bringing a client from version ``since`` to the newest (memoised per version)."""
+    def encoded(self, feed: str, since: int, mode: str) -> Encoded:
+        """The message bringing a client from version ``since`` to the newest, encoded once per
+        version for every client at ``since`` (in-sync clients all share one)."""
         st = self.state[feed]
         full = since < 0 or mode == "snapshot"
-        cache_key = (-1 if full else since, "snapshot" if full else "delta")
+        cache_key = -1 if full else since
         cached = st.payloads.get(cache_key)
         if cached is not None:
             return cached
@@ -195,7 +234,7 @@ class Hub:
         # Small fields first: a client can read version and commit time without parsing the rows.
         message: dict[str, Any] = {
             "type": feed,
-            "mode": cache_key[1],
+            "mode": "snapshot" if full else "delta",
             "version": st.version,
             "committed_ms": committed,
             "timestamp": time.time(),
@@ -203,9 +242,12 @@ class Hub:
         if removed:
             message["removed"] = removed
         message["data"] = data
-        text = orjson.dumps(message).decode()
-        st.payloads[cache_key] = text
-        return text
+        out = st.payloads[cache_key] = Encoded(orjson.dumps(message))
+        return out
+
+    def payload(self, feed: str, since: int, mode: str) -> str:
+        """:meth:`encoded` as text."""
+        return self.encoded(feed, since, mode).text
 
     # -- the listener and the pacer ----------------------------------------------------------------
     async def listen(self) -> None:
@@ -255,9 +297,17 @@ class Hub:
             self._mark_dirty(feed, None)
 
     async def pace(self) -> None:
-        """Refresh dirty feeds at most once per interval and wake their clients, until cancelled."""
+        """Refresh dirty feeds at most once per interval and push to their clients, until cancelled.
+
+        Also, at least once a second, drops fast-lane clients whose socket has not taken data for
+        ``send_timeout_s``."""
         while True:
-            await self._signal.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_SWEEP_S):
+                    await self._signal.wait()
+            self._sweep()
+            if not self._signal.is_set():
+                continue
             self._signal.clear()
             started = time.monotonic()
             dirty, self._dirty = self._dirty, {}
@@ -271,28 +321,95 @@ class Hub:
                     log.warning("push: refreshing %s failed (%s); retrying", feed, type(exc).__name__)
                     self._mark_dirty(feed, committed_ms)
                     continue
-                self._wake(feed)
+                self._fan_out(feed)
             await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
-    def _wake(self, feed: str) -> None:
+    def _fan_out(self, feed: str) -> None:
+        """Push the newest version to every client of ``feed`` that is behind it: fast-lane clients
+        get the shared frame written now, the others' sender tasks are woken."""
         version = self.state[feed].version
+        pushed = {"delta": 0, "snapshot": 0}
         for client in self.clients[feed]:
-            if client.sent_version < version:
+            if client.sent_version >= version:
+                continue
+            if client.raw is None:
                 client.wake.set()
+            else:
+                mode = self._push_raw(client)
+                if mode is not None:
+                    pushed[mode] += 1
+        for mode, n in pushed.items():
+            if n:
+                PUSHES.labels(feed, mode).inc(n)
+
+    def _push_raw(self, client: Client) -> str | None:
+        """Write a fast-lane client's pending control replies and the newest data if its socket has
+        room; the mode pushed, or None (nothing new, or the socket is full: it gets the newest
+        values when it drains, or is dropped by the sweep)."""
+        raw = client.raw
+        assert raw is not None
+        while client.control:
+            if not raw.write(client.control[0]):
+                return None
+            client.control.popleft()
+        st = self.state[client.feed]
+        version = st.version
+        if client.sent_version >= version and client.sent_version >= 0:
+            return None
+        mode = "snapshot" if client.sent_version < 0 or client.mode == "snapshot" else "delta"
+        if not raw.write(self.encoded(client.feed, client.sent_version, client.mode).frame):
+            return None
+        client.sent_version = version
+        return mode
+
+    def _catch_up(self, client: Client) -> None:
+        """A fast-lane client's socket drained (transport resumed): send what it missed."""
+        if client in self.clients[client.feed]:
+            mode = self._push_raw(client)
+            if mode is not None:
+                PUSHES.labels(client.feed, mode).inc()
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for feed, clients in self.clients.items():
+            for client in [c for c in clients if c.raw is not None and c.raw.blocked_since is not None]:
+                assert client.raw is not None and client.raw.blocked_since is not None
+                if client.raw.writable():
+                    client.raw.blocked_since = None
+                elif now - client.raw.blocked_since >= self.send_timeout_s:
+                    self._drop_slow(client, feed)
+
+    def _drop_slow(self, client: Client, feed: str) -> None:
+        DROPPED.labels(feed, "slow").inc()
+        log.info("push: dropped a %s client that did not read for %.0f s", feed, self.send_timeout_s)
+        self.clients[feed].discard(client)
+        CLIENTS.labels(feed).set(len(self.clients[feed]))
+        self._background(self._drop(client))
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- clients ------------------------------------------------------------------------------------
     async def add(self, client: Client) -> None:
-        """Register ``client`` and queue its first snapshot."""
+        """Register ``client`` and send (fast lane) or queue (sender task) its first snapshot."""
         if not self.state[client.feed].loaded:
             await self.refresh(client.feed)
         self.clients[client.feed].add(client)
         CLIENTS.labels(client.feed).set(len(self.clients[client.feed]))
+        if client.raw is not None:
+            client.raw.on_writable(lambda: self._catch_up(client))
+            self._catch_up(client)
+            return
         client.task = asyncio.create_task(self._sender(client), name=f"ws-sender-{client.feed}")
         client.wake.set()
 
     async def remove(self, client: Client) -> None:
         self.clients[client.feed].discard(client)
         CLIENTS.labels(client.feed).set(len(self.clients[client.feed]))
+        if client.raw is not None:
+            client.raw.on_writable(None)
         if client.task is not None and client.task is not asyncio.current_task():
             client.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -300,21 +417,26 @@ class Hub:
 
     def reply(self, client: Client, text: str) -> None:
         """Queue a control reply (heartbeat response); the oldest is dropped beyond CONTROL_CAP."""
-        client.control.append(text)
+        if client.raw is not None:
+            client.control.append(text_frame(text.encode()))
+            self._catch_up(client)
+            return
+        client.control.append(text.encode())
         client.wake.set()
 
     def total_clients(self) -> int:
         return sum(len(c) for c in self.clients.values())
 
     async def _sender(self, client: Client) -> None:
-        """The only task that writes to ``client.ws``: control replies first, then the newest data."""
+        """The ASGI lane (no fast lane on this connection): the only task that writes to
+        ``client.ws``, control replies first, then the newest data."""
         feed = client.feed
         try:
             while True:
                 await client.wake.wait()
                 client.wake.clear()
                 while client.control:
-                    await self._send(client, client.control.popleft())
+                    await self._send(client, client.control.popleft().decode())
                 version = self.state[feed].version
                 if client.sent_version < version or client.sent_version < 0:
                     text = self.payload(feed, client.sent_version, client.mode)
@@ -339,26 +461,35 @@ class Hub:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.ws.close(code=1008, reason="too slow"), 1.0)
         with contextlib.suppress(Exception):
-            transport = client.ws.scope.get("transport")
-            if transport is not None:
-                transport.abort()
+            if client.raw is not None:
+                client.raw.abort()
+            else:
+                transport = client.ws.scope.get("transport")
+                if transport is not None:
+                    transport.abort()
 
 
-def _parse_rows(raw: Mapping[Any, Any], *, keep_raw: bool = False) -> list[tuple[str, Any]]:
-    """(symbol, row) pairs of a feed hash, sorted by symbol and capped; oversized or bad entries skipped."""
-    out: list[tuple[str, Any]] = []
+def _parse_rows(
+    raw: Mapping[Any, Any], *, known: Mapping[str, bytes] | None = None
+) -> dict[str, tuple[bytes, Any]]:
+    """symbol → (value, row) of a feed hash, sorted by symbol and capped; oversized or bad entries
+    skipped. Values equal to ``known[symbol]`` are not parsed (their row is None)."""
+    out: dict[str, tuple[bytes, Any]] = {}
     for key in sorted(raw):
         if len(out) >= SNAPSHOT_CAP:
             break
         value = raw[key]
         if len(key) > FIELD_CAP or len(value) > VALUE_CAP:
             continue
+        symbol = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        if known is not None and known.get(symbol) == value:
+            out[symbol] = (value, None)
+            continue
         try:
             row = orjson.loads(value)
         except orjson.JSONDecodeError:
             continue
-        symbol = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        out.append((symbol, (value, row) if keep_raw else row))
+        out[symbol] = (value, row)
     return out
 
 
