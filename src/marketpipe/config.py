@@ -9,69 +9,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ProviderName = Literal[
-    "alpha_vantage",
-    "finnhub",
-    "fred",
-    "newsapi",
-    "fmp",
-    "x",
-    "truth_social",
-    "bithumb",
-    "coingecko",
-    "sp500_list",
-]
+from marketpipe.providers.catalogue import key_settings, provider_names, real_base_urls, sandbox_prefixes
 
-PROVIDERS: tuple[ProviderName, ...] = (
-    "alpha_vantage",
-    "finnhub",
-    "fred",
-    "newsapi",
-    "fmp",
-    "x",
-    "truth_social",
-    "bithumb",
-    "coingecko",
-    "sp500_list",
-)
+#: Every provider marketpipe knows, in listing order (from the provider catalogue).
+PROVIDERS: tuple[str, ...] = provider_names()
 
-#: The real providers' base URLs (spec/provider-apis.md §0).
-REAL_BASE_URLS: dict[str, str] = {
-    "alpha_vantage": "https://www.alphavantage.co",
-    "finnhub": "https://finnhub.io/api/v1",
-    "finnhub_ws": "wss://ws.finnhub.io",
-    "fred": "https://api.stlouisfed.org/fred",
-    "newsapi": "https://newsapi.org/v2",
-    "fmp": "https://financialmodelingprep.com/stable",
-    "x": "https://api.x.com/2",
-    "truth_social": "https://truthsocial.com/api",
-    "bithumb": "https://api.bithumb.com",
-    "coingecko": "https://api.coingecko.com/api/v3",
-    "sp500_list": "https://en.wikipedia.org/wiki/List_of_S%26P_500_companies",
-}
+#: The real providers' base URLs (spec/provider-apis.md §0), from each provider's declaration.
+REAL_BASE_URLS: dict[str, str] = real_base_urls()
 
 #: Where each provider lives under the sandbox's root URL. The sandbox mirrors the real path layout
 #: below these prefixes, so switching to real providers changes base URLs and keys only.
-SANDBOX_PREFIXES: dict[str, str] = {
-    "alpha_vantage": "/alphavantage",
-    "finnhub": "/finnhub/api/v1",
-    "finnhub_ws": "/finnhub/ws",
-    "fred": "/fred/fred",
-    "newsapi": "/newsapi/v2",
-    "fmp": "/fmp/stable",
-    "x": "/x/2",
-    "truth_social": "/truthsocial/api",
-    "bithumb": "/bithumb",
-    "coingecko": "/coingecko/api/v3",
-    "sp500_list": "/wikipedia/wiki/List_of_S%26P_500_companies",
-}
-
-SecretList = Annotated[list[SecretStr], NoDecode]
+SANDBOX_PREFIXES: dict[str, str] = sandbox_prefixes()
 
 
 def _split_secrets(value: Any) -> Any:
@@ -82,7 +35,21 @@ def _split_secrets(value: Any) -> Any:
     return value
 
 
-class Settings(BaseSettings):
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_secrets)]
+
+if TYPE_CHECKING:
+    _KeyPools = BaseSettings
+else:
+    # Per-provider key pools (comma separated in the environment): one field ``<name>_keys`` per
+    # provider of the catalogue that takes keys, read from ``MARKETPIPE_<NAME>_KEYS`` or ``.env``.
+    _KeyPools = create_model(
+        "_KeyPools",
+        __base__=BaseSettings,
+        **{field: (SecretList, Field(default_factory=list)) for field in key_settings().values()},
+    )
+
+
+class Settings(_KeyPools):
     """marketpipe configuration. Unset URLs mean "start the embedded service"."""
 
     model_config = SettingsConfigDict(
@@ -104,33 +71,11 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8765
 
-    # Per-provider key pools (comma separated in the environment).
-    alpha_vantage_keys: SecretList = Field(default_factory=list)
-    finnhub_keys: SecretList = Field(default_factory=list)
-    fred_keys: SecretList = Field(default_factory=list)
-    newsapi_keys: SecretList = Field(default_factory=list)
-    fmp_keys: SecretList = Field(default_factory=list)
-    x_keys: SecretList = Field(default_factory=list)
-    truth_social_keys: SecretList = Field(default_factory=list)
-    coingecko_keys: SecretList = Field(default_factory=list)
-
     # Per-provider base URL overrides (e.g. MARKETPIPE_BASE_URLS='{"fred": "http://..."}').
     base_urls: dict[str, str] = Field(default_factory=dict)
 
     http_timeout_s: float = 20.0
     max_quota_wait_s: float = 65.0
-
-    _split = field_validator(
-        "alpha_vantage_keys",
-        "finnhub_keys",
-        "fred_keys",
-        "newsapi_keys",
-        "fmp_keys",
-        "x_keys",
-        "truth_social_keys",
-        "coingecko_keys",
-        mode="before",
-    )(_split_secrets)
 
     @property
     def sandbox_url(self) -> str:
@@ -142,14 +87,14 @@ class Settings(BaseSettings):
             return self.base_urls[provider].rstrip("/")
         if self.sandbox:
             root = self.sandbox_url
-            if provider == "finnhub_ws":
+            if REAL_BASE_URLS[provider].startswith("wss://"):
                 root = root.replace("http://", "ws://", 1)
             return root + SANDBOX_PREFIXES[provider]
         return REAL_BASE_URLS[provider]
 
     def keys(self, provider: str) -> list[SecretStr]:
         """The key pool for ``provider`` (empty for providers without auth)."""
-        value = getattr(self, f"{provider}_keys", None)
+        value = getattr(self, f"{provider}_keys", None)  # the field of Provider.key_setting
         return list(value) if value else []
 
     @property

@@ -110,7 +110,7 @@ def av_demo_share(settings: Settings, specs: list[Any]) -> int:
     from marketpipe.providers.alpha_vantage import PROVIDER
 
     per_key = min(w.limit for w in PROVIDER.windows if w.seconds == 86_400)
-    budget = per_key * max(1, len(settings.alpha_vantage_keys))
+    budget = per_key * max(1, len(settings.keys("alpha_vantage")))
     av = [s for s in specs if s.providers and s.providers[0] == "alpha_vantage"]
     single = [s for s in av if s.items is single_item]
     multi = len(av) - len(single)

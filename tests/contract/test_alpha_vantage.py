@@ -11,6 +11,7 @@ from contract import replies
 from contract._kit import item, parse, reply, request
 from marketpipe.http.types import OutcomeKind
 from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import calendars as alpha_vantage_calendars
 
 
 def test_overview_maps_documented_fields_and_ignores_unknown_ones():
@@ -62,7 +63,7 @@ def test_ipo_calendar_csv_keeps_spac_zero_ranges():
 
 
 def test_earnings_calendar_csv_with_crlf_and_an_empty_estimate():
-    rows = alpha_vantage.parse_earnings_calendar_csv(replies.AV_EARNINGS_CALENDAR_CSV)
+    rows = alpha_vantage_calendars.parse_earnings_calendar_csv(replies.AV_EARNINGS_CALENDAR_CSV)
     assert [r["symbol"] for r in rows] == ["NVDA", "AAPL"]
 
 

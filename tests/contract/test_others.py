@@ -9,8 +9,9 @@ from decimal import Decimal
 from contract import replies
 from contract._kit import item, parse, reply, request
 from marketpipe.http.types import OutcomeKind
-from marketpipe.providers import fmp, fred, newsapi, x, x_parse
+from marketpipe.providers import fmp, fred, newsapi, x
 from marketpipe.providers.base import classify_status
+from marketpipe.providers.x import timeline as x_timeline
 
 
 def test_finnhub_market_news_cursor_moves_to_the_newest_id():
@@ -75,10 +76,10 @@ def test_x_timeline_page_and_its_next_token():
     import json
 
     body = json.loads(replies.X_TIMELINE)
-    rows, newest = x_parse.parse_timeline(body, "44196397")
+    rows, newest = x_timeline.parse_timeline(body, "44196397")
     assert newest == "1795123456789012345" and rows[0]["cashtags"][0]["tag"] == "TSLA"
-    assert x_parse.next_token(body) == "7140dibdnow9c7btw4b0vjn0hp4bmxz"
-    follow = x_parse.timeline_request(
+    assert x_timeline.next_token(body) == "7140dibdnow9c7btw4b0vjn0hp4bmxz"
+    follow = x_timeline.timeline_request(
         "44196397", since_id="1", start_time=None, pagination_token="7140dibdnow9c7btw4b0vjn0hp4bmxz"
     )
     assert (
@@ -90,7 +91,7 @@ def test_x_timeline_page_and_its_next_token():
 def test_truth_status_and_retruth_rows():
     import json
 
-    from marketpipe.providers.truth_social_parse import parse_post
+    from marketpipe.providers.truth_social.posts import parse_post
 
     original = parse_post(json.loads(replies.TRUTH_STATUS), "politician", 10)
     assert original is not None and original["reblog_of_id"] is None

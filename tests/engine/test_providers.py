@@ -9,16 +9,12 @@ import pytest
 
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest, OutcomeKind, Reply
-from marketpipe.providers import (
-    PROVIDER_MODULES,
-    alpha_vantage,
-    fmp,
-    fred,
-    get_provider,
-    newsapi,
-    sp500_list,
-    x,
-)
+from marketpipe.providers import alpha_vantage, fmp, fred, get_provider, newsapi, sp500_list, x
+from marketpipe.providers.alpha_vantage import calendars as alpha_vantage_calendars
+from marketpipe.providers.alpha_vantage import economics as alpha_vantage_economics
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
+from marketpipe.providers.alpha_vantage import markets as alpha_vantage_markets
+from marketpipe.providers.catalogue import provider_names
 
 AV_JSON = ApiRequest(provider="alpha_vantage", path="/query", expect="json")
 AV_CSV = ApiRequest(provider="alpha_vantage", path="/query", expect="csv")
@@ -86,7 +82,7 @@ def test_alpha_vantage_csv_quota_row_is_a_quota_refusal():
 
 
 def test_http_statuses_are_classified_for_every_provider():
-    for name in PROVIDER_MODULES:
+    for name in provider_names():
         provider = get_provider(name)
         request = ApiRequest(provider=name)
         assert provider.classify(request, reply("oops", 503)).kind is OutcomeKind.TRANSIENT, name
@@ -122,7 +118,7 @@ def test_throttling_and_quota_replies_of_the_other_providers():
 
 
 def test_overview_maps_strings_and_none_to_typed_columns():
-    row = alpha_vantage.parse_overview(
+    row = alpha_vantage_fundamentals.parse_overview(
         {
             "Symbol": "IBM", "AssetType": "Common Stock", "Name": "International Business Machines",
             "MarketCapitalization": "161692500000", "PERatio": "19.96", "PEGRatio": "None",
@@ -133,11 +129,11 @@ def test_overview_maps_strings_and_none_to_typed_columns():
     assert row["pe_ratio"] == Decimal("19.96") and row["week_52_high"] == Decimal("197.22")
     assert row["peg_ratio"] is None and row["beta"] is None and row["ebitda"] is None
     with pytest.raises(MalformedResponse):
-        alpha_vantage.parse_overview({"Symbol": "IBM"})
+        alpha_vantage_fundamentals.parse_overview({"Symbol": "IBM"})
 
 
 def test_balance_sheet_keeps_quarterly_reports_lower_cased():
-    rows = alpha_vantage.parse_balance_sheet(
+    rows = alpha_vantage_fundamentals.parse_balance_sheet(
         {
             "symbol": "AAPL",
             "annualReports": [{"fiscalDateEnding": "2024-09-30", "totalAssets": "364980000000"}],
@@ -161,18 +157,18 @@ def test_calendar_csvs_parse_by_header_name_with_quotes_and_crlf():
         "NVDA,NVIDIA Corp,2026-05-27,2026-04-30,0.88,USD,post-market\r\n"
         '"BRK.B","Berkshire Hathaway, Inc",2026-08-01,2026-06-30,,USD,\r\n'
     )
-    rows = alpha_vantage.parse_earnings_calendar_csv(earnings)
+    rows = alpha_vantage_calendars.parse_earnings_calendar_csv(earnings)
     assert [r["company_name"] for r in rows] == ["NVIDIA Corp", "Berkshire Hathaway, Inc"]
     assert rows[0]["estimate"] == Decimal("0.88") and rows[1]["estimate"] is None
     ipo = "symbol,name,ipoDate,priceRangeLow,priceRangeHigh,currency,exchange\nACME,Acme Corp,2026-03-15,18.00,20.00,USD,NASDAQ\n"
-    (acme,) = alpha_vantage.parse_ipo_calendar_csv(ipo)
+    (acme,) = alpha_vantage_calendars.parse_ipo_calendar_csv(ipo)
     assert acme["ipo_date"] == date(2026, 3, 15) and acme["price_range_high"] == Decimal("20.00")
     with pytest.raises(MalformedResponse):
-        alpha_vantage.parse_ipo_calendar_csv("a,b\n1,2\n")
+        alpha_vantage_calendars.parse_ipo_calendar_csv("a,b\n1,2\n")
 
 
 def test_top_gainers_change_percentage_is_numeric_and_time_is_eastern():
-    rows = alpha_vantage.parse_top_gainers(
+    rows = alpha_vantage_markets.parse_top_gainers(
         {
             "last_updated": "2025-11-06 16:16:00 US/Eastern",
             "top_gainers": [{"ticker": "JGH^", "price": "0.0108", "change_amount": "0.0062",
@@ -189,7 +185,7 @@ def test_top_gainers_change_percentage_is_numeric_and_time_is_eastern():
 
 
 def test_economic_series_missing_marker_becomes_null():
-    envelope, points = alpha_vantage.parse_economic_series(
+    envelope, points = alpha_vantage_economics.parse_economic_series(
         {"name": "CPI", "interval": "monthly", "unit": "index", "data": [
             {"date": "2023-11-01", "value": "307.051"}, {"date": "2023-10-01", "value": "."}]}
     )  # fmt: skip

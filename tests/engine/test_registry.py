@@ -12,7 +12,7 @@ from marketpipe.engine.registry import (
     get_dataset,
     in_dependency_order,
 )
-from marketpipe.providers import PROVIDER_MODULES
+from marketpipe.providers.catalogue import provider_names
 
 PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
 ISSUE_DATASETS = {
@@ -37,7 +37,7 @@ def test_declarations_are_complete():
         assert spec.schedule in PRESETS or len(spec.schedule.split()) == 5, spec.name
         assert spec.key, spec.name
         for provider in spec.providers:
-            assert provider in PROVIDER_MODULES, (spec.name, provider)
+            assert provider in provider_names(), (spec.name, provider)
             assert provider in spec.fetch or provider in spec.pipeline, (spec.name, provider)
         if not spec.providers:
             assert DERIVED in spec.fetch, spec.name

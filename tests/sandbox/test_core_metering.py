@@ -49,6 +49,7 @@ def _app_with_explicit_windows() -> tuple[FastAPI, Sandbox]:
     spec = ProviderSpec(
         name="fred",
         router=router,
+        prefix="/fred/fred",
         quota=(per_minute(100),),
         quota_reply=lambda call, decision: json_response({"refused": decision.window}, 429),
         quota_headers=lambda call, decision: {"x-left": str(decision.remaining)},

@@ -1,19 +1,15 @@
-"""The sandbox's own prefix table must equal the one marketpipe uses to build sandbox base URLs."""
+"""The sandbox's own prefixes (each simulator's ``ProviderSpec.prefix``) and its import isolation.
+(That they equal the provider catalogue's is tests/engine/test_catalogue.py.)"""
 
 from __future__ import annotations
 
-from marketpipe.config import SANDBOX_PREFIXES as CONFIG_PREFIXES
 from marketpipe.config import Settings
-from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
-
-
-def test_sandbox_prefixes_equal_config_prefixes() -> None:
-    assert SANDBOX_PREFIXES == CONFIG_PREFIXES
+from marketpipe.sandbox.prefixes import sandbox_prefixes
 
 
 def test_settings_sandbox_base_url_points_into_the_sandbox_layout() -> None:
     settings = Settings(_env_file=None, sandbox=True, sandbox_port=9999)
-    assert settings.base_url("alpha_vantage") == "http://127.0.0.1:9999" + SANDBOX_PREFIXES["alpha_vantage"]
+    assert settings.base_url("alpha_vantage") == "http://127.0.0.1:9999" + sandbox_prefixes()["alpha_vantage"]
     assert settings.base_url("finnhub_ws").startswith("ws://127.0.0.1:9999/")
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
+from marketpipe.providers.bithumb.tickers import KST_SKEW_MS
 from marketpipe.stream import codec
-from marketpipe.stream.producers.bithumb import KST_SKEW_MS, BithumbProducer, BithumbProducerConfig
+from marketpipe.stream.producers.bithumb import BithumbProducer, BithumbProducerConfig
 from marketpipe.stream.producers.runner import ProducerThread
 from plugins._producerkit import read_topic, wait_for
 
@@ -88,3 +89,20 @@ def test_rate_limit_backs_off_and_polling_resumes(
     assert producer.stats.get("polls") >= 1
     bodies = [orjson.loads(m.value()) for m in read_topic(idempotent_kafka, topic, 3)]
     assert {b["market"] for b in bodies} == {"KRW-BTC", "KRW-ETH", "KRW-XRP"}
+
+
+def test_an_error_envelope_in_a_200_is_classified_by_the_provider_and_polling_resumes(
+    sandbox: Any, idempotent_kafka: str, kafka_topic: Callable[..., str]
+) -> None:
+    # Bithumb's legacy "status 5600" envelope arrives with HTTP 200: the provider's classify() calls it
+    # throttling (the producer no longer has a classifier of its own), so the poller backs off.
+    topic = kafka_topic("bithumb5600")
+    producer = make_producer(sandbox, idempotent_kafka, topic, markets=["KRW-BTC"], interval_s=0.2)
+    sandbox.admin.add_fault(
+        "bithumb", "reply", "/v1/ticker", count=2, status=200, body={"status": "5600", "message": "busy"}
+    )
+    with ProducerThread(producer.run) as thread:
+        wait_for(lambda: producer.stats.get("delivered") >= 1, what="a ticker after the envelopes")
+        assert thread.alive
+    assert producer.stats.get("rate_limited") == 2
+    assert producer.stats.get("provider_errors") == 0

@@ -9,16 +9,11 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from marketpipe.http.errors import MalformedResponse
+from marketpipe.providers.bithumb.tickers import KST_SKEW_MS, corrected_trade_timestamp, parse_tickers
 from marketpipe.redaction import RedactingFilter, redact_url
 from marketpipe.redaction import redact as scrub
-from marketpipe.stream.producers.bithumb import (
-    KST_SKEW_MS,
-    BithumbPayloadError,
-    chunks,
-    corrected_trade_timestamp,
-    json_value,
-    parse_tickers,
-)
+from marketpipe.stream.producers.bithumb import chunks, json_value
 from marketpipe.stream.producers.finnhub import MAX_SEQ, TradeSequencer, plan_connections
 from marketpipe.stream.producers.finnhub_ws import (
     ErrorFrame,
@@ -197,7 +192,7 @@ def test_kst_skewed_trade_timestamp_is_corrected() -> None:
 
 @pytest.mark.parametrize("body", ["<html>", '{"error":{"name":404}}', '[{"market":"KRW-BTC"}]', "[1]"])
 def test_unusable_ticker_bodies_are_typed_errors(body: str) -> None:
-    with pytest.raises(BithumbPayloadError):
+    with pytest.raises(MalformedResponse):
         parse_tickers(body)
 
 

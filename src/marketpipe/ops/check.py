@@ -18,7 +18,7 @@ a quota reply they provoke is still honoured by the next run, which gets the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -26,8 +26,9 @@ from typing import Any
 
 from marketpipe.http.client import HttpClient
 from marketpipe.http.errors import TransientError
-from marketpipe.http.types import ApiRequest, Outcome, OutcomeKind, Reply
+from marketpipe.http.types import ApiRequest, Outcome, OutcomeKind
 from marketpipe.providers import get_provider
+from marketpipe.providers.catalogue import probe as catalogue_probe
 from marketpipe.redaction import key_hash, redact, register_secrets
 
 
@@ -43,17 +44,6 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
-class Probe:
-    """The cheapest call of one provider and the parser the collection applies to its reply."""
-
-    describe: str
-    request: Callable[[datetime], ApiRequest]
-    parse: Callable[[Reply], Any]
-    #: The reply always carries records: parsing none of them means fields moved (drift).
-    expect_rows: bool = True
-
-
-@dataclass(frozen=True)
 class CheckResult:
     provider: str
     key: str  # "token N (hash)" — never the key
@@ -62,69 +52,6 @@ class CheckResult:
     until: datetime | None = None
     status: int | None = None
     elapsed_s: float | None = None
-
-
-def _json(reply: Reply) -> Any:
-    return reply.json()
-
-
-def _probes() -> dict[str, Probe]:
-    from marketpipe.providers import (
-        alpha_vantage,
-        bithumb_parse,
-        coingecko_parse,
-        finnhub_parse,
-        fmp,
-        fred,
-        newsapi_parse,
-        sp500_list,
-        truth_social_parse,
-        x_parse,
-    )
-
-    return {
-        "alpha_vantage": Probe(
-            "OVERVIEW IBM", lambda _: alpha_vantage.request("OVERVIEW", symbol="IBM"),
-            lambda r: alpha_vantage.parse_overview(_json(r)),
-        ),
-        "finnhub": Probe(
-            "general news", lambda _: finnhub_parse.market_news_request("general", None),
-            lambda r: finnhub_parse.parse_market_news(_json(r), "general"),
-        ),
-        "fred": Probe(
-            "FEDFUNDS, 1 observation",
-            lambda _: fred.observations_request("FEDFUNDS", sort_order="desc", limit="1"),
-            lambda r: fred.parse_observations(_json(r)),
-        ),
-        "newsapi": Probe(
-            "business headlines", lambda _: newsapi_parse.headlines_request(category="business"),
-            lambda r: newsapi_parse.parse_articles(_json(r)),
-        ),
-        "fmp": Probe(
-            "earnings calendar, today", lambda now: fmp.earnings_calendar_request(now.date(), now.date()),
-            lambda r: fmp.parse_earnings_calendar(_json(r)), expect_rows=False,
-        ),
-        "x": Probe(
-            "user lookup", lambda _: x_parse.user_lookup_request("elonmusk"),
-            lambda r: x_parse.parse_user(_json(r)),
-        ),
-        "truth_social": Probe(
-            "account lookup", lambda _: truth_social_parse.lookup_request("realDonaldTrump"),
-            lambda r: truth_social_parse.parse_account(_json(r)),
-        ),
-        "bithumb": Probe(
-            "market/all", lambda _: bithumb_parse.markets_request(),
-            lambda r: bithumb_parse.parse_markets(_json(r)),
-        ),
-        "coingecko": Probe(
-            "global", lambda _: coingecko_parse.global_request(),
-            lambda r: coingecko_parse.parse_global(_json(r)),
-        ),
-        "sp500_list": Probe(
-            "constituents page", lambda _: sp500_list.page_request(),
-            lambda r: sp500_list.parse_constituents_html(r.text),
-        ),
-    }  # fmt: skip
 
 
 def _quota_until(provider: str, request: ApiRequest, outcome: Outcome, now: datetime) -> datetime | None:
@@ -160,7 +87,7 @@ def check_key(
 ) -> CheckResult:
     """Send ``provider``'s probe once with ``secret`` and classify the reply."""
     spec = get_provider(provider)
-    probe = _probes()[provider]
+    probe = catalogue_probe(provider)
     request = probe.request(now)
     secrets = [secret] if secret else []
 

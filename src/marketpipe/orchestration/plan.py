@@ -38,21 +38,10 @@ _PRESET_CADENCE = {
 }
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
-#: Slots of each provider's Airflow pool. Quotas themselves are enforced by the quota ledger in
+#: Slots of a pool whose provider is not in the catalogue. A provider's own slots are its
+#: ``Provider.pool_slots`` (providers/<name>): quotas themselves are enforced by the quota ledger in
 #: PostgreSQL (across processes); pools only stop a burst of tasks from queueing on the same free-tier
 #: account, where extra parallelism buys nothing but spent budget and 429s.
-POOL_SLOTS: dict[str, int] = {
-    "alpha_vantage": 1,  # 5 calls/min and 25/day per key: one task at a time is already the limit
-    "finnhub": 2,  # 60 calls/min: two tasks fit
-    "fred": 2,  # 120 calls/min
-    "newsapi": 1,  # 100 calls/day
-    "fmp": 1,  # 250 calls/day
-    "x": 1,  # tiny monthly caps
-    "truth_social": 1,
-    "bithumb": 2,  # public endpoints, generous
-    "coingecko": 1,  # 30 calls/min on the demo plan
-    "sp500_list": 1,  # one page scrape
-}
 DEFAULT_POOL_SLOTS = 1
 
 #: Pseudo providers that call no external API (datasets derived from other tables): no pool.
@@ -158,8 +147,11 @@ def pool_name(provider: str) -> str:
 
 
 def pool_slots(provider: str) -> int:
-    """How many tasks may call ``provider`` at the same time."""
-    return POOL_SLOTS.get(provider, DEFAULT_POOL_SLOTS)
+    """How many tasks may call ``provider`` at the same time (its catalogue entry's ``pool_slots``)."""
+    from marketpipe.providers.catalogue import by_name
+
+    spec = by_name().get(provider)
+    return spec.pool_slots if spec is not None else DEFAULT_POOL_SLOTS
 
 
 def _first_pool(providers: Sequence[str]) -> str | None:
@@ -211,10 +203,10 @@ def plan_dags(datasets: Iterable[DatasetLike] | None = None) -> list[DagPlan]:
 
 
 def pool_providers() -> list[str]:
-    """Providers that get a pool: every provider marketpipe knows, so a new dataset needs no new pool."""
-    from marketpipe.config import PROVIDERS
+    """Providers that get a pool: every provider of the catalogue, so a new dataset needs no new pool."""
+    from marketpipe.providers.catalogue import provider_names
 
-    return sorted(PROVIDERS)
+    return sorted(provider_names())
 
 
 def providers_in(plans: Sequence[DagPlan]) -> list[str]:

@@ -25,17 +25,63 @@ Classifier = Callable[[ApiRequest, Reply], Outcome]
 
 
 @dataclass(frozen=True)
+class Probe:
+    """The cheapest call of one provider and the parser the collection applies to its reply (what
+    ``marketpipe check`` sends: one call, ``request(now)``, whose reply ``parse`` must accept)."""
+
+    describe: str
+    request: Callable[[datetime], ApiRequest]
+    parse: Callable[[Reply], Any]
+    #: The reply always carries records: parsing none of them means fields moved (drift).
+    expect_rows: bool = True
+
+
+@dataclass(frozen=True)
+class Site:
+    """One more base URL of a provider (e.g. Finnhub's WebSocket beside its REST API): the key for
+    ``Settings.base_url``, the real URL, and where the sandbox mirrors it."""
+
+    key: str
+    base_url: str
+    sandbox_prefix: str
+
+
+@dataclass(frozen=True)
 class Provider:
-    """The static facts of one external API."""
+    """The static facts of one external API — its entry in the provider catalogue
+    (:mod:`marketpipe.providers.catalogue`), from which settings, pools and prefixes derive."""
 
     name: str
-    base_url_key: str
+    #: The real API's base URL (spec/provider-apis.md §0).
+    base_url: str
+    #: Where the sandbox mirrors the real path layout (below its root URL).
+    sandbox_prefix: str
     auth: Auth
     windows: tuple[QuotaWindow, ...]
     classify: Classifier
+    #: Position in listings (``marketpipe check``, key masking): the order of the provider spec.
+    listing_order: int
     timeout_s: float = 20.0
     #: A provider that needs no key still gets one ledger identity, so its windows hold.
     needs_key: bool = True
+    #: Slots of its Airflow pool (tasks against it at the same time; quotas are the ledger's job).
+    pool_slots: int = 1
+    extra_sites: tuple[Site, ...] = ()
+
+    @property
+    def base_url_key(self) -> str:
+        """The key for ``Settings.base_url`` (the provider's name)."""
+        return self.name
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        """Every base URL of the provider, its main one first."""
+        return (Site(self.name, self.base_url, self.sandbox_prefix), *self.extra_sites)
+
+    @property
+    def key_setting(self) -> str | None:
+        """The ``Settings`` field of its key pool (env ``MARKETPIPE_<NAME>_KEYS``); None without keys."""
+        return f"{self.name}_keys" if self.needs_key else None
 
 
 # -- generic reply classification ------------------------------------------------------------------

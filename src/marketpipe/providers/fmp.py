@@ -10,7 +10,7 @@ from typing import Any
 from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_day
-from marketpipe.providers.base import Provider, classify_status
+from marketpipe.providers.base import Probe, Provider, classify_status
 from marketpipe.providers.records import constituent, earnings_event
 
 NAME = "fmp"
@@ -49,11 +49,14 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://financialmodelingprep.com/stable",
+    sandbox_prefix="/fmp/stable",
     auth=Auth(query_param="apikey"),
     windows=(per_day(250),),
     classify=classify,
     timeout_s=30.0,
+    listing_order=5,
+    pool_slots=1,  # 250 calls/day
 )
 
 
@@ -116,3 +119,12 @@ def parse_sp500_constituents(body: Any) -> list[dict[str, Any]]:
         if isinstance(item, dict)
     )
     return [company for company in companies if company is not None]
+
+
+#: The call ``marketpipe check`` makes.
+PROBE = Probe(
+    "earnings calendar, today",
+    lambda now: earnings_calendar_request(now.date(), now.date()),
+    lambda reply: parse_earnings_calendar(reply.json()),
+    expect_rows=False,
+)

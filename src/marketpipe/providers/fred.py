@@ -10,7 +10,15 @@ from typing import Any
 from marketpipe.http.client import Auth
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minute, per_second
-from marketpipe.providers.base import Provider, drop, is_cdn_page, retry_after_seconds, to_date, to_decimal
+from marketpipe.providers.base import (
+    Probe,
+    Provider,
+    drop,
+    is_cdn_page,
+    retry_after_seconds,
+    to_date,
+    to_decimal,
+)
 
 NAME = "fred"
 
@@ -46,12 +54,15 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://api.stlouisfed.org/fred",
+    sandbox_prefix="/fred/fred",
     auth=Auth(query_param="api_key"),
     # 120 requests/minute per key, enforced per second since 2026 (~2/s).
     windows=(per_minute(120), per_second(2)),
     classify=classify,
     timeout_s=20.0,
+    listing_order=3,
+    pool_slots=2,  # 120 calls/min
 )
 
 
@@ -77,3 +88,11 @@ def parse_observations(body: Any) -> list[tuple[Any, Decimal | None]]:
             continue
         points.append((when, to_decimal(item.get("value"))))
     return points
+
+
+#: The call ``marketpipe check`` makes.
+PROBE = Probe(
+    "FEDFUNDS, 1 observation",
+    lambda _: observations_request("FEDFUNDS", sort_order="desc", limit="1"),
+    lambda reply: parse_observations(reply.json()),
+)

@@ -12,7 +12,7 @@ from typing import Any
 from marketpipe.http.client import NO_AUTH
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply
-from marketpipe.providers.base import Provider, classify_status
+from marketpipe.providers.base import Probe, Provider, classify_status
 from marketpipe.providers.records import constituent
 
 NAME = "sp500_list"
@@ -29,12 +29,15 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://en.wikipedia.org/wiki/List_of_S%26P_500_companies",
+    sandbox_prefix="/wikipedia/wiki/List_of_S%26P_500_companies",
     auth=NO_AUTH,
     windows=(),
     classify=classify,
     timeout_s=30.0,
     needs_key=False,
+    listing_order=10,
+    pool_slots=1,  # one page scrape
 )
 
 
@@ -130,3 +133,11 @@ def parse_constituents_html(html: str) -> list[dict[str, Any]]:
     if not rows:
         raise MalformedResponse(NAME, "constituents table has no rows")
     return rows
+
+
+#: The call ``marketpipe check`` makes.
+PROBE = Probe(
+    "constituents page",
+    lambda _: page_request(),
+    lambda reply: parse_constituents_html(reply.text),
+)

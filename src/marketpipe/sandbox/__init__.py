@@ -7,6 +7,6 @@ parsers. Start it with ``marketpipe sandbox`` / ``python -m marketpipe.sandbox``
 
 from marketpipe.sandbox.app import create_app
 from marketpipe.sandbox.config import SandboxConfig
-from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
+from marketpipe.sandbox.prefixes import sandbox_prefixes
 
-__all__ = ["SANDBOX_PREFIXES", "SandboxConfig", "create_app"]
+__all__ = ["SandboxConfig", "create_app", "sandbox_prefixes"]

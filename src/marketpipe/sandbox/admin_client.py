@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from marketpipe.sandbox.counters import key_id
-from marketpipe.sandbox.prefixes import ADMIN_PREFIX, SANDBOX_PREFIXES
+from marketpipe.sandbox.prefixes import ADMIN_PREFIX, sandbox_prefixes, websocket_providers
 
 
 class AdminClient:
@@ -22,9 +22,9 @@ class AdminClient:
         self._http.close()
 
     def base_url(self, provider: str) -> str:
-        """The sandbox base URL of ``provider`` (``ws://`` for ``finnhub_ws``)."""
-        root = self.root.replace("http://", "ws://", 1) if provider == "finnhub_ws" else self.root
-        return root + SANDBOX_PREFIXES[provider]
+        """The sandbox base URL of ``provider`` (``ws://`` for a WebSocket such as ``finnhub_ws``)."""
+        root = self.root.replace("http://", "ws://", 1) if provider in websocket_providers() else self.root
+        return root + sandbox_prefixes()[provider]
 
     def _ok(self, response: httpx.Response) -> Any:
         response.raise_for_status()

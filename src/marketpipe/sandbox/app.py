@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from marketpipe.sandbox import providers as providers_pkg
 from marketpipe.sandbox.admin import router as admin_router
 from marketpipe.sandbox.config import SandboxConfig
-from marketpipe.sandbox.core import ROUTE_PREFIXES, ProviderSpec, Sandbox
-from marketpipe.sandbox.prefixes import ADMIN_PREFIX
+from marketpipe.sandbox.core import ProviderSpec, Sandbox
+from marketpipe.sandbox.prefixes import ADMIN_PREFIX, sandbox_prefixes
 
 
 def provider_specs(module: ModuleType) -> list[ProviderSpec]:
@@ -47,13 +47,10 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     sandbox = Sandbox(config)
     app.state.sandbox = sandbox
     app.include_router(admin_router, prefix=ADMIN_PREFIX)
+    sandbox_prefixes()  # refuses a provider declared twice or two providers on one prefix
     for spec in discover_providers():
-        if spec.name not in ROUTE_PREFIXES:
-            raise ValueError(f"sandbox provider {spec.name!r} has no entry in SANDBOX_PREFIXES")
-        if spec.name in sandbox.providers:
-            raise ValueError(f"sandbox provider {spec.name!r} registered twice")
         sandbox.providers[spec.name] = spec
-        app.include_router(spec.router, prefix=ROUTE_PREFIXES[spec.name])
+        app.include_router(spec.router, prefix=spec.route_prefix)
         for mount, extra in spec.extra_routers:
             if not mount.startswith("/") or mount.startswith(ADMIN_PREFIX):
                 raise ValueError(f"sandbox provider {spec.name!r}: bad extra mount prefix {mount!r}")

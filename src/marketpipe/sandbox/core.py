@@ -25,7 +25,6 @@ from marketpipe.sandbox.clock import SimClock
 from marketpipe.sandbox.config import SandboxConfig
 from marketpipe.sandbox.counters import Counters, key_id
 from marketpipe.sandbox.faults import HTML_TEMPLATES, Fault, FaultRegistry, drift, hostile, hostile_text
-from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
 from marketpipe.sandbox.quota import UNLIMITED, QuotaDecision, QuotaLedger, QuotaWindow
 from marketpipe.sandbox.world import World
 
@@ -63,8 +62,9 @@ def _default_server_error(call: Call, status: int) -> Response:
 class ProviderSpec:
     """What a provider module declares so the core can mount and police it.
 
-    ``name`` is the key into ``SANDBOX_PREFIXES``; ``router`` holds its routes (paths as the real API
-    has them below its base URL); ``quota`` is the published per-key limit; the ``*_reply`` hooks
+    ``name`` is the provider's name (its key in ``sandbox_prefixes()``); ``prefix`` is where it is
+    mounted below the sandbox root (percent-encoded as in a URL); ``router`` holds its routes (paths as
+    the real API has them below its base URL); ``websocket`` marks a ``ws://`` endpoint; ``quota`` is the published per-key limit; the ``*_reply`` hooks
     build the provider's real refusal bodies; ``quota_headers`` adds rate-limit headers to every reply;
     ``on_reset`` restores provider-specific switches (sandbox-only settings) when the admin resets the
     sandbox's policy; ``extra_routers`` are (mount prefix, router) pairs for real paths that live
@@ -73,6 +73,7 @@ class ProviderSpec:
 
     name: str
     router: APIRouter
+    prefix: str
     quota: tuple[QuotaWindow, ...] = ()
     requires_key: bool = True
     key_format: Callable[[str], bool] | None = None
@@ -84,6 +85,12 @@ class ProviderSpec:
     on_reset: Callable[[Sandbox], None] | None = None
     extra_routers: list[tuple[str, APIRouter]] = field(default_factory=list)
     description: str = ""
+    websocket: bool = False
+
+    @property
+    def route_prefix(self) -> str:
+        """The prefix as the server sees paths (percent-decoded, e.g. ``S&P`` in the Wikipedia path)."""
+        return unquote(self.prefix)
 
 
 @dataclass
@@ -328,7 +335,7 @@ async def gate(
 
     # The sub-path is only worked out when this provider has faults switched on (the common case is none).
     fault = (
-        sandbox.faults.take(provider, endpoint, _sub_path(request, provider), kid)
+        sandbox.faults.take(provider, endpoint, _sub_path(request, spec), kid)
         if sandbox.faults.active(provider)
         else None
     )
@@ -366,12 +373,8 @@ async def gate(
     return call
 
 
-#: Prefixes as the server sees paths (percent-decoded, e.g. ``S&P`` in the Wikipedia path).
-ROUTE_PREFIXES: dict[str, str] = {name: unquote(prefix) for name, prefix in SANDBOX_PREFIXES.items()}
-
-
-def _sub_path(request: HTTPConnection, provider: str) -> str:
+def _sub_path(request: HTTPConnection, spec: ProviderSpec) -> str:
     """The request path below the provider's prefix (what a route pattern may also match)."""
     path: str = request.scope["path"]
-    prefix = ROUTE_PREFIXES.get(provider, "")
+    prefix = spec.route_prefix
     return path[len(prefix) :] if prefix and path.startswith(prefix) else path

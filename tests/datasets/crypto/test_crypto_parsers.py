@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from marketpipe.http.errors import MalformedResponse
-from marketpipe.providers import bithumb_parse, coingecko_parse
+from marketpipe.providers.bithumb import markets as bithumb_markets
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 
 def test_bithumb_markets_keep_none_warning_and_reject_an_empty_listing():
@@ -22,13 +23,13 @@ def test_bithumb_markets_keep_none_warning_and_reject_an_empty_listing():
         },
         {"market": "bad", "korean_name": "x", "english_name": "y"},
     ]
-    rows = bithumb_parse.parse_markets(body)
+    rows = bithumb_markets.parse_markets(body)
     assert [(r["market_code"], r["market_warning"]) for r in rows] == [
         ("KRW-BTC", "NONE"),
         ("BTC-ETH", "CAUTION"),
     ]
     with pytest.raises(MalformedResponse):
-        bithumb_parse.parse_markets({"error": {"name": 404}})
+        bithumb_markets.parse_markets({"error": {"name": 404}})
 
 
 def test_derivatives_price_string_and_epoch_times():
@@ -50,7 +51,7 @@ def test_derivatives_price_string_and_epoch_times():
             "expired_at": 1790000000,
         },
     ]
-    (row,) = coingecko_parse.parse_derivatives(body)
+    (row,) = coingecko_markets.parse_derivatives(body)
     assert row["price"] == Decimal("77034.8") and row["index_id"] == "BTC" and row["basis"] is None
     assert row["last_traded_at"] == datetime.fromtimestamp(1779807819, UTC)
     assert row["expired_at"] == datetime.fromtimestamp(1790000000, UTC)  # the seed failed on this int
@@ -78,7 +79,7 @@ def test_tickers_timestamp_falls_back_to_last_fetch_then_now():
             },
         ]
     }
-    first, second = coingecko_parse.parse_tickers(body, now)
+    first, second = coingecko_markets.parse_tickers(body, now)
     assert first["timestamp"] == datetime(2025, 6, 21, 4, 29, 30, tzinfo=UTC)
     assert first["converted_volume_usd_exact"] == Decimal("5E+13")  # kept (the seed nulled volumes > 1e12)
     assert second["timestamp"] == now
@@ -94,6 +95,6 @@ def test_global_dominance_defaults_to_zero_for_unlisted_coins():
             "updated_at": 1712512855,
         }
     }
-    row = coingecko_parse.parse_global(body)
+    row = coingecko_markets.parse_global(body)
     assert row["btc_dominance"] == Decimal("50.44") and row["ada_dominance"] == 0
     assert row["coingecko_updated_at"] == datetime.fromtimestamp(1712512855, UTC)

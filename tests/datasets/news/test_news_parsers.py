@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 
 from marketpipe.http.errors import MalformedResponse
-from marketpipe.providers import alpha_vantage_parse, finnhub_parse, newsapi_parse
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
+from marketpipe.providers.alpha_vantage import news as alpha_vantage_news
+from marketpipe.providers.finnhub import news as finnhub_news
+from marketpipe.providers.newsapi import news as newsapi_news
 
 
 def test_finnhub_market_news_uses_the_requested_category_and_utc_seconds():
@@ -26,19 +29,19 @@ def test_finnhub_market_news_uses_the_requested_category_and_utc_seconds():
         },
         {"category": "top news", "headline": "no time", "id": 1},
     ]
-    rows = finnhub_parse.parse_market_news(body, "general")
+    rows = finnhub_news.parse_market_news(body, "general")
     assert len(rows) == 1
     assert rows[0]["category"] == "general" and rows[0]["news_id"] == 7555018
     assert rows[0]["datetime"] == datetime(2025, 11, 16, 17, 0, tzinfo=UTC)
     assert rows[0]["image"] is None  # "" is stored as NULL
-    assert finnhub_parse.parse_market_news(None, "forex") == []  # HTTP 204
+    assert finnhub_news.parse_market_news(None, "forex") == []  # HTTP 204
     with pytest.raises(MalformedResponse):
-        finnhub_parse.parse_market_news({"error": "x"}, "forex")
+        finnhub_news.parse_market_news({"error": "x"}, "forex")
 
 
 def test_finnhub_requests_carry_the_cursor_only_when_set():
-    assert "minId" not in finnhub_parse.market_news_request("crypto", 0).params
-    assert finnhub_parse.market_news_request("crypto", 42).params["minId"] == "42"
+    assert "minId" not in finnhub_news.market_news_request("crypto", 0).params
+    assert finnhub_news.market_news_request("crypto", 42).params["minId"] == "42"
 
 
 def test_newsapi_drops_removed_placeholders_and_parses_seven_digit_fractions():
@@ -68,7 +71,7 @@ def test_newsapi_drops_removed_placeholders_and_parses_seven_digit_fractions():
             },
         ],
     }
-    rows = newsapi_parse.parse_articles(body)
+    rows = newsapi_news.parse_articles(body)
     assert [r["title"] for r in rows] == ["T1", "T2"]
     assert rows[0]["published_at"] == datetime(2023, 11, 29, 7, 52, 18, 829428, tzinfo=UTC)
     assert rows[1]["source"] == "NYP" and rows[1]["author"] is None
@@ -76,8 +79,8 @@ def test_newsapi_drops_removed_placeholders_and_parses_seven_digit_fractions():
 
 def test_newsapi_has_no_politics_category():
     with pytest.raises(ValueError):
-        newsapi_parse.headlines_request(category="politics")
-    request = newsapi_parse.headlines_request(sources=["reuters", "cnbc"])
+        newsapi_news.headlines_request(category="politics")
+    request = newsapi_news.headlines_request(sources=["reuters", "cnbc"])
     assert request.params == {"sources": "reuters,cnbc", "pageSize": "100"}
 
 
@@ -106,13 +109,13 @@ def test_news_sentiment_keeps_av_keys_and_values():
             }
         ],
     }
-    (row,) = alpha_vantage_parse.parse_news_sentiment(body)
+    (row,) = alpha_vantage_news.parse_news_sentiment(body)
     assert row["time_published"] == datetime(2025, 11, 6, 15, 1, 18, tzinfo=UTC)
     assert row["authors"] == "A, B" and row["overall_sentiment_score"] == Decimal("0.249276")
     assert row["ticker_sentiment"] == body["feed"][0]["ticker_sentiment"]
     assert row["topics"] == [{"topic": "Earnings", "relevance_score": "0.875462"}]
     nothing = {"Information": "No articles found. Please adjust the time range ..."}
-    assert alpha_vantage_parse.parse_news_sentiment(nothing) == []
+    assert alpha_vantage_news.parse_news_sentiment(nothing) == []
 
 
 def test_etf_profile_numbers_from_strings():
@@ -126,8 +129,8 @@ def test_etf_profile_numbers_from_strings():
         "sectors": [{"sector": "INFORMATION TECHNOLOGY", "weight": "1.000"}],
         "holdings": [{"symbol": "TXN", "description": "TEXAS INSTRUMENTS", "weight": "0.13"}],
     }
-    row = alpha_vantage_parse.parse_etf_profile(body, "XLK")
+    row = alpha_vantage_fundamentals.parse_etf_profile(body, "XLK")
     assert row["net_assets"] == 381396293226 and row["portfolio_turnover"] is None
     assert row["holdings"] == [{"symbol": "TXN", "description": "TEXAS INSTRUMENTS", "weight": 0.13}]
     with pytest.raises(MalformedResponse):
-        alpha_vantage_parse.parse_etf_profile({}, "ZZZ")
+        alpha_vantage_fundamentals.parse_etf_profile({}, "ZZZ")

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 
 from marketpipe.datasets.social._x_plan import planned_usernames
-from marketpipe.providers.truth_social_parse import html_to_text
+from marketpipe.providers.truth_social.posts import html_to_text
 from plugins.engine import count, engine_settings
 
 X_TOKENS = [f"sandbox-x-token-{i}" for i in range(1, 5)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from marketpipe.providers import truth_social_parse, x_parse
+from marketpipe.providers.truth_social import posts as truth_social_posts
+from marketpipe.providers.x import timeline as x_timeline
 
 
 def test_timeline_without_data_is_empty_and_entities_only_when_present():
-    assert x_parse.parse_timeline({"meta": {"result_count": 0}}) == ([], None)
+    assert x_timeline.parse_timeline({"meta": {"result_count": 0}}) == ([], None)
     body = {
         "data": [
             {
@@ -27,7 +28,7 @@ def test_timeline_without_data_is_empty_and_entities_only_when_present():
         },
         "meta": {"newest_id": "2"},
     }
-    rows, newest = x_parse.parse_timeline(body)
+    rows, newest = x_timeline.parse_timeline(body)
     assert newest == "2"
     (row,) = rows
     assert row["text"] == "the whole long text" and row["like_count"] == 3 and row["retweet_count"] == 0
@@ -38,9 +39,9 @@ def test_timeline_without_data_is_empty_and_entities_only_when_present():
 
 
 def test_timeline_request_uses_since_id_else_start_time():
-    with_cursor = x_parse.timeline_request("1", since_id="5", start_time=datetime(2026, 1, 1, tzinfo=UTC))
+    with_cursor = x_timeline.timeline_request("1", since_id="5", start_time=datetime(2026, 1, 1, tzinfo=UTC))
     assert with_cursor.params["since_id"] == "5" and "start_time" not in with_cursor.params
-    first = x_parse.timeline_request("1", since_id=None, start_time=datetime(2026, 1, 1, tzinfo=UTC))
+    first = x_timeline.timeline_request("1", since_id=None, start_time=datetime(2026, 1, 1, tzinfo=UTC))
     assert first.params["start_time"] == "2026-01-01T00:00:00Z" and first.scope == "user_tweets"
 
 
@@ -56,7 +57,7 @@ def test_tags_days_and_growth():
             ],
         }
     ]
-    (row,) = truth_social_parse.parse_tags(body, date(2024, 7, 22))
+    (row,) = truth_social_posts.parse_tags(body, date(2024, 7, 22))
     assert row["total_uses"] == 4272 and row["day_1_uses"] == 2136 and row["day_6_uses"] == 0
     assert row["total_accounts"] == 1453 and row["growth_rate"] == Decimal("100.00")
     assert row["weekly_average"] == Decimal("915.43")
@@ -72,6 +73,6 @@ def test_reblog_has_no_clean_content_and_card_fields_are_read():
         "tags": [{"name": "MAGA"}],
         "reblog": {"id": "0"},
     }
-    row = truth_social_parse.parse_post(status, "government", 9)
+    row = truth_social_posts.parse_post(status, "government", 9)
     assert row is not None and row["clean_content"] is None and row["card_title"] == "T"
     assert row["has_tags"] and row["verified"] and row["account_type"] == "government"

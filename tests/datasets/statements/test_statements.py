@@ -15,7 +15,7 @@ import pytest
 from marketpipe.engine.cli import _budget_priority
 from marketpipe.engine.registry import get_dataset
 from marketpipe.http.errors import MalformedResponse
-from marketpipe.providers import alpha_vantage_statements as statements
+from marketpipe.providers.alpha_vantage import fundamentals as statements
 from plugins.engine import AV_KEY_1, count, seed_universe
 
 SYMBOLS = 3

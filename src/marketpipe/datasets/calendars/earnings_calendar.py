@@ -15,6 +15,7 @@ import psycopg
 from marketpipe.db import MergeResult
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
 from marketpipe.providers import alpha_vantage, fmp
+from marketpipe.providers.alpha_vantage import calendars as alpha_vantage_calendars
 
 HORIZON_DAYS = 365
 FMP_WINDOW_DAYS = 90
@@ -51,7 +52,7 @@ def fetch_alpha_vantage(ctx: RunContext, item: str) -> list[Row]:
     request = alpha_vantage.request(
         "EARNINGS_CALENDAR", label="AV EARNINGS_CALENDAR 12month", expect="csv", horizon="12month"
     )
-    return _fill_names(ctx, alpha_vantage.parse_earnings_calendar_csv(ctx.call(request).text))
+    return _fill_names(ctx, alpha_vantage_calendars.parse_earnings_calendar_csv(ctx.call(request).text))
 
 
 def drop_rescheduled(

@@ -7,6 +7,7 @@ from datetime import timedelta
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import calendars as alpha_vantage_calendars
 
 
 def request(ctx: RunContext, item: str) -> ApiRequest:
@@ -14,7 +15,7 @@ def request(ctx: RunContext, item: str) -> ApiRequest:
 
 
 def parse(text: str, item: Item) -> list[Row]:
-    return alpha_vantage.parse_ipo_calendar_csv(text)
+    return alpha_vantage_calendars.parse_ipo_calendar_csv(text)
 
 
 DATASET = DatasetSpec(

@@ -11,7 +11,7 @@ from typing import Any
 
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import coingecko_parse
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 TOP_RANKS = 1000
 DAILY_COINS = 200
@@ -29,11 +29,11 @@ def top_coins(ctx: RunContext) -> Sequence[str]:
 
 
 def request(ctx: RunContext, coin_id: str) -> ApiRequest:
-    return coingecko_parse.coin_request(coin_id)
+    return coingecko_markets.coin_request(coin_id)
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return [coingecko_parse.parse_coin(body)]
+    return [coingecko_markets.parse_coin(body)]
 
 
 DATASET = DatasetSpec(

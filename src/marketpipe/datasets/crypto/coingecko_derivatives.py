@@ -12,17 +12,17 @@ from typing import Any
 from marketpipe.datasets.crypto._instant import collection_instant
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import coingecko_parse
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 
 def request(ctx: RunContext, item: str) -> ApiRequest:
-    return coingecko_parse.derivatives_request()
+    return coingecko_markets.derivatives_request()
 
 
 def parse(body: Any, item: Item) -> list[Row]:
     instant = collection_instant(item, timedelta(days=1))
     batch_id = instant.strftime("%Y%m%d_%H%M%S")
-    rows = coingecko_parse.parse_derivatives(body)
+    rows = coingecko_markets.parse_derivatives(body)
     return [{**row, "batch_id": batch_id, "collected_at": instant} for row in rows]
 
 

@@ -10,17 +10,17 @@ from typing import Any
 from marketpipe.datasets.crypto._instant import collection_instant
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import coingecko_parse
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 PERIOD = timedelta(hours=6)
 
 
 def request(ctx: RunContext, item: str) -> ApiRequest:
-    return coingecko_parse.global_request()
+    return coingecko_markets.global_request()
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    row = coingecko_parse.parse_global(body)
+    row = coingecko_markets.parse_global(body)
     return [{**row, "collected_at": collection_instant(item, PERIOD)}]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
-from marketpipe.providers import coingecko_parse
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 #: A guard against a provider that never returns an empty page (CoinGecko lists ~17k coins).
 MAX_PAGES = 80
@@ -18,10 +18,10 @@ MAX_PAGES = 80
 def fetch(ctx: RunContext, item: str) -> list[Row]:
     rows: list[Row] = []
     for page in range(1, MAX_PAGES + 1):
-        body = ctx.call(coingecko_parse.markets_request(page)).json()
-        page_rows = coingecko_parse.parse_markets(body)
+        body = ctx.call(coingecko_markets.markets_request(page)).json()
+        page_rows = coingecko_markets.parse_markets(body)
         rows.extend(page_rows)
-        if len(body) < coingecko_parse.MARKETS_PER_PAGE:
+        if len(body) < coingecko_markets.MARKETS_PER_PAGE:
             break
     return rows
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from marketpipe.engine.registry import DatasetSpec, Row, RunContext
 from marketpipe.http.errors import InvalidKeyError, QuotaExhausted
 from marketpipe.http.types import ApiRequest, Reply
-from marketpipe.providers import coingecko_parse
+from marketpipe.providers.coingecko import markets as coingecko_markets
 
 #: The coins the seed collected only on Korean exchanges (seed-system.md §4).
 MAJORS = frozenset(
@@ -61,13 +61,13 @@ def fetch(ctx: RunContext, coin_id: str) -> list[Row]:
         return []
     market_code, symbol, coin_name, method, rank = mapping[0]
     slot = sum(coin_id.encode())  # stable per coin, spreads coins over the pool
-    requests = [coingecko_parse.tickers_request(coin_id)]
+    requests = [coingecko_markets.tickers_request(coin_id)]
     if coin_id in MAJORS:
-        requests.append(coingecko_parse.tickers_request(coin_id, KOREAN_EXCHANGES))
+        requests.append(coingecko_markets.tickers_request(coin_id, KOREAN_EXCHANGES))
     tickers: list[dict[str, object]] = []
     for offset, request in enumerate(requests):
         tickers.extend(
-            coingecko_parse.parse_tickers(_call_rotating(ctx, request, slot + offset).json(), ctx.now())
+            coingecko_markets.parse_tickers(_call_rotating(ctx, request, slot + offset).json(), ctx.now())
         )
     return [
         {

@@ -15,15 +15,15 @@ from marketpipe.db import MergeResult
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import bithumb_parse
+from marketpipe.providers.bithumb import markets as bithumb_markets
 
 
 def request(ctx: RunContext, item: str) -> ApiRequest:
-    return bithumb_parse.markets_request()
+    return bithumb_markets.markets_request()
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    rows = bithumb_parse.parse_markets(body)
+    rows = bithumb_markets.parse_markets(body)
     if not rows:
         # An empty listing would delist every market: treat it as a bad reply, not as the truth.
         raise MalformedResponse("bithumb", "market/all returned no markets")

@@ -14,6 +14,7 @@ from marketpipe.datasets.universe import sp500_symbols
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
 
 
 def request(ctx: RunContext, symbol: str) -> ApiRequest:
@@ -21,7 +22,7 @@ def request(ctx: RunContext, symbol: str) -> ApiRequest:
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return alpha_vantage.parse_balance_sheet(body, item.name)
+    return alpha_vantage_fundamentals.parse_balance_sheet(body, item.name)
 
 
 DATASET = DatasetSpec(

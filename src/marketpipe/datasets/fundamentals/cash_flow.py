@@ -14,7 +14,8 @@ from marketpipe.datasets.fundamentals.income_stmt import STATEMENT_REFRESH, STAT
 from marketpipe.datasets.universe import sp500_symbols
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import alpha_vantage, alpha_vantage_statements
+from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
 
 
 def request(ctx: RunContext, symbol: str) -> ApiRequest:
@@ -22,7 +23,7 @@ def request(ctx: RunContext, symbol: str) -> ApiRequest:
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return alpha_vantage_statements.parse_cash_flow(body, item.name)
+    return alpha_vantage_fundamentals.parse_cash_flow(body, item.name)
 
 
 DATASET = DatasetSpec(

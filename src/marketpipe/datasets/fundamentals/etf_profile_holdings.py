@@ -21,7 +21,8 @@ import psycopg
 from marketpipe.db import MergeResult
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import alpha_vantage, alpha_vantage_parse
+from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
 
 
 def etf_symbols(ctx: RunContext) -> Sequence[str]:
@@ -36,7 +37,7 @@ def request(ctx: RunContext, symbol: str) -> ApiRequest:
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return [alpha_vantage_parse.parse_etf_profile(body, item.name)]
+    return [alpha_vantage_fundamentals.parse_etf_profile(body, item.name)]
 
 
 def update_basic_info(

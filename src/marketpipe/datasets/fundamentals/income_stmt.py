@@ -1,7 +1,7 @@
 """Alpha Vantage INCOME_STATEMENT quarterly reports, progressive over the S&P 500 universe.
 
 The seed filled ``income_stmt`` from yfinance; the columns are the same (AV field mapping and the
-NULL ``basic_eps``/``diluted_eps`` in :mod:`marketpipe.providers.alpha_vantage_statements`).
+NULL ``basic_eps``/``diluted_eps`` in :mod:`marketpipe.providers.alpha_vantage.fundamentals`).
 Statements change four times a year, so a symbol is due again after ``refresh_after``. The sweep
 shares the Alpha Vantage key with the daily datasets: it sorts after them for the key's budget
 (longer refresh interval) and takes at most ``max_items_per_run`` symbols a run.
@@ -15,7 +15,8 @@ from typing import Any
 from marketpipe.datasets.universe import sp500_symbols
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import alpha_vantage, alpha_vantage_statements
+from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import fundamentals as alpha_vantage_fundamentals
 
 #: Quarterly data: a quarter, so the sweep sorts after balance_sheet (80 days) for the shared budget.
 STATEMENT_REFRESH = timedelta(days=90)
@@ -28,7 +29,7 @@ def request(ctx: RunContext, symbol: str) -> ApiRequest:
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return alpha_vantage_statements.parse_income_statement(body, item.name)
+    return alpha_vantage_fundamentals.parse_income_statement(body, item.name)
 
 
 DATASET = DatasetSpec(

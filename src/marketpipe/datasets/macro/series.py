@@ -12,6 +12,7 @@ from typing import Any
 from marketpipe.engine.registry import Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers import alpha_vantage, fred
+from marketpipe.providers.alpha_vantage import economics as alpha_vantage_economics
 
 Point = tuple[Any, Decimal | None]
 RowBuilder = Callable[[str, Point, dict[str, str | None]], Row]
@@ -40,7 +41,7 @@ def pipes(source: SeriesSource, build: RowBuilder, fred_envelope: dict[str, str 
         return alpha_vantage.request(source.av_function, **{**source.av_params(item), "datatype": "json"})
 
     def parse_alpha_vantage(body: Any, item: Item) -> list[Row]:
-        envelope, points = alpha_vantage.parse_economic_series(body)
+        envelope, points = alpha_vantage_economics.parse_economic_series(body)
         merged = {**fred_envelope, **{k: v for k, v in envelope.items() if v}}
         return [build(item.name, point, merged) for point in points]
 

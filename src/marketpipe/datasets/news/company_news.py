@@ -14,7 +14,7 @@ from typing import Any
 
 from marketpipe.datasets.universe import sp500_symbols
 from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, Row, RunContext
-from marketpipe.providers import finnhub_parse
+from marketpipe.providers.finnhub import news as finnhub_news
 
 WINDOW_DAYS = 7
 
@@ -23,7 +23,7 @@ def request(ctx: RunContext, symbol: str) -> Request:
     last = ctx.logical_date
     first = last - timedelta(days=WINDOW_DAYS)
     return Request(
-        finnhub_parse.company_news_request(symbol, first, last), context={"from": first, "to": last}
+        finnhub_news.company_news_request(symbol, first, last), context={"from": first, "to": last}
     )
 
 
@@ -39,7 +39,7 @@ def parse(body: Any, item: Item) -> Parsed:
             "content": news["summary"],
             "published_at": news["published_at"],
         }
-        for news in finnhub_parse.parse_company_news(body)
+        for news in finnhub_news.parse_company_news(body)
     ]
     window = {"from": item.context["from"].isoformat(), "to": item.context["to"].isoformat()}
     return Parsed(rows=rows, state={**window, "articles": len(rows)})

@@ -15,7 +15,7 @@ from typing import Any
 
 from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import finnhub_parse
+from marketpipe.providers.finnhub import news as finnhub_news
 
 LOOKAHEAD_DAYS = 14
 LOOKBACK_DAYS = 14
@@ -37,9 +37,7 @@ def upcoming_reports(ctx: RunContext) -> Sequence[str]:
 def request(ctx: RunContext, item: str) -> ApiRequest:
     symbol, _, day = item.partition(":")
     report_date = date.fromisoformat(day)
-    return finnhub_parse.company_news_request(
-        symbol, report_date - timedelta(days=LOOKBACK_DAYS), report_date
-    )
+    return finnhub_news.company_news_request(symbol, report_date - timedelta(days=LOOKBACK_DAYS), report_date)
 
 
 def parse(body: Any, item: Item) -> Parsed:
@@ -59,7 +57,7 @@ def parse(body: Any, item: Item) -> Parsed:
             "url": news["url"],
             "published_at": news["published_at"],
         }
-        for news in finnhub_parse.parse_company_news(body)
+        for news in finnhub_news.parse_company_news(body)
         if news["published_at"] is not None
     ]
     return Parsed(rows=rows, state={"articles": len(rows)})

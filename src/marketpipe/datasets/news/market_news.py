@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, RunContext
 from marketpipe.http.errors import ConfigurationError
-from marketpipe.providers import newsapi_parse
+from marketpipe.providers.newsapi import news as newsapi_news
 
 
 class HeadlinesPlan(BaseModel):
@@ -55,7 +55,7 @@ class NewsApiPlan(BaseModel):
     sources: SourcesPlan
 
     def items(self) -> list[str]:
-        bad = [c for c in self.headlines.categories if c not in newsapi_parse.CATEGORIES]
+        bad = [c for c in self.headlines.categories if c not in newsapi_news.CATEGORIES]
         if bad:
             raise ConfigurationError(f"newsapi plan: {bad} are not NewsAPI categories")
         return [
@@ -104,12 +104,12 @@ def request_for(ctx: RunContext, item: str) -> Request:
     kind, _, value = item.partition(":")
     start, end = ctx.data_interval_start, ctx.data_interval_end
     if kind == "headlines":
-        api = newsapi_parse.headlines_request(category=value)
+        api = newsapi_news.headlines_request(category=value)
     elif kind == "everything":
         start, end = everything_window(start, end)
-        api = newsapi_parse.everything_request(value, start, end, plan.everything.sort_by)
+        api = newsapi_news.everything_request(value, start, end, plan.everything.sort_by)
     elif kind == "sources":
-        api = newsapi_parse.headlines_request(sources=plan.sources.ids)
+        api = newsapi_news.headlines_request(sources=plan.sources.ids)
     else:
         raise ConfigurationError(f"market_news: unknown plan item {item!r}")
     return Request(api, context={"from": start, "to": end})
@@ -119,7 +119,7 @@ def parse(body: Any, item: Item) -> Parsed:
     """Articles published inside the window the request asked for (pure)."""
     first, last = item.context["from"], item.context["to"]
     parsed = Parsed()
-    for row in newsapi_parse.parse_articles(body):
+    for row in newsapi_news.parse_articles(body):
         if first <= row["published_at"] < last:
             parsed.rows.append(row)
     return parsed

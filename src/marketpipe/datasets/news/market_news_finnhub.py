@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketpipe.engine.registry import DatasetSpec, Item, Parsed, Pipe, Request, RunContext
-from marketpipe.providers import finnhub_parse
+from marketpipe.providers.finnhub import news as finnhub_news
 
 
 def categories(ctx: RunContext) -> Sequence[str]:
-    return finnhub_parse.MARKET_CATEGORIES
+    return finnhub_news.MARKET_CATEGORIES
 
 
 def _cursor(ctx: RunContext, category: str) -> int:
@@ -29,14 +29,14 @@ def _cursor(ctx: RunContext, category: str) -> int:
 
 def request(ctx: RunContext, category: str) -> Request:
     min_id = _cursor(ctx, category)
-    return Request(finnhub_parse.market_news_request(category, min_id), context={"min_id": min_id})
+    return Request(finnhub_news.market_news_request(category, min_id), context={"min_id": min_id})
 
 
 def parse(body: Any, item: Item) -> Parsed:
     min_id = item.context["min_id"]
     rows = [
         row
-        for row in finnhub_parse.parse_market_news(body, item.name)
+        for row in finnhub_news.parse_market_news(body, item.name)
         if row["news_id"] > min_id  # defensive: the cursor must never move backwards
     ]
     newest = max((row["news_id"] for row in rows), default=min_id)

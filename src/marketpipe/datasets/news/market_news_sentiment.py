@@ -17,7 +17,8 @@ from typing import Any
 from marketpipe.engine.plans import news_weekday_plan
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Request, Row, RunContext
 from marketpipe.http.errors import ConfigurationError
-from marketpipe.providers import alpha_vantage, alpha_vantage_parse
+from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import news as alpha_vantage_news
 
 #: AV's maximum number of articles per query.
 LIMIT = "1000"
@@ -42,7 +43,7 @@ def request(ctx: RunContext, label: str) -> Request:
 def parse(body: Any, item: Item) -> list[Row]:
     return [
         {**row, "query_type": item.name, "query_params": item.context["query_params"]}
-        for row in alpha_vantage_parse.parse_news_sentiment(body)
+        for row in alpha_vantage_news.parse_news_sentiment(body)
     ]
 
 

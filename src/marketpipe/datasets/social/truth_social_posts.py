@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
 from marketpipe.http.errors import ConfigurationError
-from marketpipe.providers import truth_social_parse
+from marketpipe.providers.truth_social import posts as truth_social_posts
 
 #: A guard for the first run of a very active account (40 statuses a page).
 MAX_PAGES = 10
@@ -62,26 +62,26 @@ def fetch(ctx: RunContext, username: str) -> ItemResult:
     state = ctx.item_state(username)
     account_id = state.state.get("account_id") if state is not None else None
     if not account_id:
-        account_id = truth_social_parse.parse_account(
-            ctx.call(truth_social_parse.lookup_request(username)).json()
+        account_id = truth_social_posts.parse_account(
+            ctx.call(truth_social_posts.lookup_request(username)).json()
         )["id"]
     since_id = _since_id(ctx, username)
     oldest_wanted = datetime.combine(ctx.logical_date - timedelta(days=1), time(0), tzinfo=UTC)
     rows: list[dict[str, Any]] = []
     max_id: str | None = None
     for _ in range(MAX_PAGES):
-        page = truth_social_parse.parse_statuses(
-            ctx.call(truth_social_parse.statuses_request(account_id, since_id=since_id, max_id=max_id)).json()
+        page = truth_social_posts.parse_statuses(
+            ctx.call(truth_social_posts.statuses_request(account_id, since_id=since_id, max_id=max_id)).json()
         )
         parsed = [
             row
             for row in (
-                truth_social_parse.parse_post(s, plan.account_type, plan.market_influence) for s in page
+                truth_social_posts.parse_post(s, plan.account_type, plan.market_influence) for s in page
             )
             if row is not None
         ]
         rows.extend(parsed)
-        if len(page) < truth_social_parse.STATUSES_PAGE:
+        if len(page) < truth_social_posts.STATUSES_PAGE:
             break  # the last page newer than since_id
         max_id = min((str(s["id"]) for s in page), key=int)
         if since_id is None and parsed and min(r["created_at"] for r in parsed) < oldest_wanted:

@@ -10,15 +10,15 @@ from typing import Any
 
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import truth_social_parse
+from marketpipe.providers.truth_social import posts as truth_social_posts
 
 
 def request(ctx: RunContext, item: str) -> ApiRequest:
-    return truth_social_parse.trending_truths_request()
+    return truth_social_posts.trending_truths_request()
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return truth_social_parse.parse_trending_truths(body)
+    return truth_social_posts.parse_trending_truths(body)
 
 
 DATASET = DatasetSpec(

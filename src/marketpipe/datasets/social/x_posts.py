@@ -24,7 +24,8 @@ from marketpipe.datasets.social._x_plan import all_accounts
 from marketpipe.engine.registry import DatasetSpec, ItemResult, RunContext
 from marketpipe.http.errors import CollectError, InvalidKeyError, QuotaExhausted
 from marketpipe.http.types import QuotaWindow
-from marketpipe.providers import x, x_parse
+from marketpipe.providers import x
+from marketpipe.providers.x import timeline as x_timeline
 
 #: Pages of one account's window read in one run at most (each is a timeline call of its token).
 MAX_PAGES_PER_RUN = 5
@@ -155,7 +156,7 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
     rows: list[dict[str, Any]] = []
     pages = 0
     while True:
-        request = x_parse.timeline_request(
+        request = x_timeline.timeline_request(
             user_id, since_id=since_id, start_time=start_time, pagination_token=page_token
         )
         try:
@@ -168,11 +169,11 @@ def fetch(ctx: RunContext, item: str) -> ItemResult:
             # Only this token's accounts are affected; the other tokens' accounts go on.
             raise TokenRefused(f"x token {token} for {account.username}: {exc}") from None
         body = reply.json()
-        page_rows, page_newest = x_parse.parse_timeline(body, user_id)
+        page_rows, page_newest = x_timeline.parse_timeline(body, user_id)
         rows.extend(page_rows)
         newest = newest or page_newest  # the first page of a window holds its newest post
         pages += 1
-        page_token = x_parse.next_token(body)
+        page_token = x_timeline.next_token(body)
         if page_token is None or pages >= MAX_PAGES_PER_RUN:
             break
     stamped = [

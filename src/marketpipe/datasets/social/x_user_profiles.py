@@ -15,7 +15,7 @@ from typing import Any
 from marketpipe.datasets.social._x_plan import category_of, planned_usernames
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Row, RunContext
 from marketpipe.http.types import ApiRequest
-from marketpipe.providers import x_parse
+from marketpipe.providers.x import timeline as x_timeline
 
 NOT_FOUND_RETRY = timedelta(days=7)
 
@@ -39,11 +39,11 @@ def missing_accounts(ctx: RunContext) -> Sequence[str]:
 
 
 def request(ctx: RunContext, username: str) -> ApiRequest:
-    return x_parse.user_lookup_request(username)
+    return x_timeline.user_lookup_request(username)
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    return [{**x_parse.parse_user(body), "category": category_of(item.name)}]
+    return [{**x_timeline.parse_user(body), "category": category_of(item.name)}]
 
 
 DATASET = DatasetSpec(

@@ -13,6 +13,7 @@ from typing import Any
 
 from marketpipe.engine.registry import DatasetSpec, Item, Pipe, Request, Row, RunContext
 from marketpipe.providers import alpha_vantage
+from marketpipe.providers.alpha_vantage import markets as alpha_vantage_markets
 
 
 def request(ctx: RunContext, item: str) -> Request:
@@ -25,7 +26,7 @@ def request(ctx: RunContext, item: str) -> Request:
 
 
 def parse(body: Any, item: Item) -> list[Row]:
-    rows = alpha_vantage.parse_top_gainers(body)
+    rows = alpha_vantage_markets.parse_top_gainers(body)
     stored = item.context.get("stored_last_updated")
     if rows and stored is not None and stored == rows[0]["last_updated"]:
         return []  # the market has not moved since the stored batch

@@ -147,6 +147,7 @@ def _quota(call: Call, decision: QuotaDecision) -> Response:
 
 PROVIDER = ProviderSpec(
     name="alpha_vantage",
+    prefix="/alphavantage",
     router=router,
     # 25/day is the published free cap (00:00 UTC reset); "burst" stands for the undocumented short throttle.
     quota=(per_day(25), per_second(5, name="burst")),

@@ -20,6 +20,8 @@ from marketpipe.sandbox.providers import bithumb_world as bw
 from marketpipe.sandbox.quota import QuotaDecision, per_second
 
 NAME = "bithumb"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/bithumb"
 SECOND_LIMIT = 150
 #: Clients chunk ``markets=`` to ≤100 codes (spec §8.1); the simulator accepts a little more.
 MAX_MARKETS_PER_CALL = 200
@@ -39,6 +41,7 @@ def _error(status: int, message: str, name: int | str | None = None) -> Response
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_second(SECOND_LIMIT),),
     requires_key=False,

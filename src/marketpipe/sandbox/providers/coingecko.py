@@ -23,6 +23,8 @@ from marketpipe.sandbox.providers import coingecko_universe as cu
 from marketpipe.sandbox.quota import QuotaDecision, QuotaWindow, per_minute, per_month
 
 NAME = "coingecko"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/coingecko/api/v3"
 KEYLESS = "keyless:"
 RATE_LIMIT_BODY = {
     "status": {
@@ -62,6 +64,7 @@ def _invalid_key(call: Call) -> Response:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_minute(30), per_month(10_000), QuotaWindow(name=KEYLESS + "minute", limit=10, seconds=60)),
     requires_key=False,  # the public root answers keyless callers too; keys are checked in _open

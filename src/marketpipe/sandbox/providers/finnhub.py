@@ -20,6 +20,8 @@ from marketpipe.sandbox.quota import QuotaDecision, per_minute, per_second
 from marketpipe.sandbox.world import Company, World
 
 NAME = "finnhub"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/finnhub/api/v1"
 MINUTE_LIMIT = 60
 SECOND_LIMIT = 30
 
@@ -303,6 +305,7 @@ def _quota_reply(call: Call, decision: QuotaDecision) -> Response:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_minute(MINUTE_LIMIT), per_second(SECOND_LIMIT)),
     missing_key_reply=lambda call: json_response(NO_KEY, 401),

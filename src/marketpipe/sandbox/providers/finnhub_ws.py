@@ -50,6 +50,8 @@ from marketpipe.sandbox.providers.alpha_vantage import ETFS as ETF_PROFILES
 from marketpipe.sandbox.world import SESSION_CLOSE_S, SESSION_OPEN_S, day_of, day_start, is_trading_day
 
 NAME = "finnhub_ws"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/finnhub/ws"
 ENDPOINT = "trades"
 TOO_MANY = {"type": "error", "msg": "Subscribing to too many symbols"}
 PING = orjson.dumps({"type": "ping"}).decode()
@@ -513,6 +515,8 @@ def _reset(sandbox: Sandbox) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
+    websocket=True,
     router=router,
     quota=(),
     on_reset=_reset,

@@ -27,6 +27,8 @@ from marketpipe.sandbox.quota import QuotaDecision, per_day
 from marketpipe.sandbox.world import Company, World, previous_trading_day
 
 NAME = "fmp"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/fmp/stable"
 DAILY_LIMIT = 250
 INVALID_KEY_BODY = {
     "Error Message": "Invalid API KEY. Feel free to create a Free API Key or visit "
@@ -498,6 +500,7 @@ def _reset(sandbox: Sandbox) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_day(DAILY_LIMIT),),
     on_reset=_reset,

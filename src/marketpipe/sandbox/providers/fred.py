@@ -22,6 +22,8 @@ from marketpipe.sandbox.providers import fred_data
 from marketpipe.sandbox.quota import QuotaDecision, per_minute
 
 NAME = "fred"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/fred/fred"
 KEY_PATTERN = re.compile(r"^[a-z0-9]{32}$")
 KEY_DOC = "  Read https://fred.stlouisfed.org/docs/api/api_key.html for more information."
 MSG_KEY_MISSING = "Bad Request.  Variable api_key is not set." + KEY_DOC
@@ -249,6 +251,7 @@ async def series_info(request: Request) -> Response:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_minute(120),),
     key_format=lambda key: bool(KEY_PATTERN.match(key)),

@@ -21,6 +21,8 @@ from marketpipe.sandbox.providers.newsapi_data import Article, Query, QueryError
 from marketpipe.sandbox.quota import per_hours
 
 NAME = "newsapi"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/newsapi/v2"
 MAX_RESULTS = 100
 HISTORY_DAYS = 30
 #: How far back /top-headlines looks (it serves the current headlines, not an archive).
@@ -309,6 +311,7 @@ async def sources(request: Request) -> Response:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(per_hours(12, 50),),
     missing_key_reply=lambda call: error(401, "apiKeyMissing", MSG_KEY_MISSING),

@@ -35,7 +35,11 @@ DEFAULT_AGENTS = (
 )
 
 PROVIDER = ProviderSpec(
-    name="sp500_list", router=router, requires_key=False, description="Wikipedia S&P 500 list"
+    name="sp500_list",
+    prefix="/wikipedia/wiki/List_of_S%26P_500_companies",
+    router=router,
+    requires_key=False,
+    description="Wikipedia S&P 500 list",
 )
 
 _EXCHANGE_URL = {

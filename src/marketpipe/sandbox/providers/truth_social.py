@@ -26,11 +26,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from marketpipe.sandbox.core import Call, ProviderSpec, Sandbox, gate, json_response
-from marketpipe.sandbox.prefixes import SANDBOX_PREFIXES
 from marketpipe.sandbox.providers import truth_social_world as tw
 from marketpipe.sandbox.quota import QuotaDecision, QuotaWindow
 
 NAME = "truth_social"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/truthsocial/api"
 WINDOW_S = 300
 WINDOW_LIMIT = 300
 DEFAULT_LIMIT = 20
@@ -57,7 +58,7 @@ router = APIRouter()
 
 #: Real paths beside ``/api`` (the provider's prefix without its ``/api`` tail).
 oauth_router = APIRouter()
-OAUTH_MOUNT = SANDBOX_PREFIXES[NAME].removesuffix("/api")
+OAUTH_MOUNT = PREFIX.removesuffix("/api")
 
 #: Tokens issued by ``/oauth/v2/token``, per sandbox instance (forgotten with the instance).
 _ISSUED: weakref.WeakKeyDictionary[Sandbox, set[str]] = weakref.WeakKeyDictionary()
@@ -86,6 +87,7 @@ def _bad_token(call: Call) -> Response:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(QuotaWindow(name="5min", limit=WINDOW_LIMIT, seconds=WINDOW_S),),
     requires_key=False,  # token validity is checked in _open (issued tokens are valid too)

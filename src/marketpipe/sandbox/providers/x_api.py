@@ -25,6 +25,8 @@ from marketpipe.sandbox.providers import x_api_world as xw
 from marketpipe.sandbox.quota import QuotaDecision, QuotaWindow, per_month
 
 NAME = "x"
+#: Where the sandbox mounts it (the real base URL's path layout below this prefix).
+PREFIX = "/x/2"
 TIMELINE = "users_tweets"
 LOOKUP = "users_by_username"
 POST_CAP = "posts:month"
@@ -161,6 +163,7 @@ def _bearer(request: Request) -> str | None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    prefix=PREFIX,
     router=router,
     quota=(
         QuotaWindow(name=f"{TIMELINE}:15min", limit=1, seconds=FIFTEEN_MIN),

@@ -7,6 +7,10 @@ ticker is produced to ``bithumb-ticker`` (key = market) only when its ``timestam
 last one produced — unchanged snapshots are dropped, as the seed's producer did. HTTP 429 and 5xx
 back off with jitter (honouring ``Retry-After``) and the cycle resumes later; nothing crashes.
 
+Requests, reply classification and parsing are the provider's (:mod:`marketpipe.providers.bithumb`:
+``client.classify``, ``markets``, ``tickers``), the same the batch datasets use; this module only
+polls, chunks, deduplicates and publishes.
+
 Numbers are parsed as :class:`~decimal.Decimal` and passed on as JSON numbers when a float holds them
 exactly, else as strings (Bithumb sends tails like ``1.76373410121466379999997512``).
 """
@@ -14,7 +18,6 @@ exactly, else as strings (Bithumb sends tails like ``1.7637341012146637999999751
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -24,16 +27,22 @@ from typing import Any
 
 import httpx
 
+from marketpipe.http.errors import MalformedResponse
+from marketpipe.http.types import ApiRequest, OutcomeKind, Reply
+from marketpipe.providers.bithumb import PROVIDER
+from marketpipe.providers.bithumb.markets import markets_request, parse_markets
+from marketpipe.providers.bithumb.tickers import (
+    TOO_LARGE_STATUSES,
+    corrected_trade_timestamp,
+    parse_tickers,
+    tickers_request,
+)
 from marketpipe.stream import codec, topics
 from marketpipe.stream.producers.pacing import RECONNECT_FLOOR, Backoff, wait_or_stop
 from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
 log = logging.getLogger(__name__)
-
-#: Bithumb's ``trade_timestamp`` is KST wall time encoded as UTC: 9 h ahead (spec §8.1 quirk).
-KST_SKEW_MS = 32_400_000
-_TOO_LARGE = frozenset({400, 413, 414})
 
 
 class BithumbError(RuntimeError):
@@ -57,7 +66,7 @@ class BithumbRequestTooLarge(BithumbError):
 
 
 class BithumbPayloadError(BithumbError):
-    """The body is not the documented JSON shape."""
+    """The reply is not the documented JSON shape (the provider classified or parsed it so)."""
 
 
 @dataclass
@@ -73,7 +82,7 @@ class BithumbProducerConfig:
     interval_s: float = 1.0
     max_chunk: int | None = None
     markets_refresh_s: float = 3600.0
-    http_timeout_s: float = 10.0
+    http_timeout_s: float = PROVIDER.timeout_s
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     log_interval: float = 30.0
@@ -90,34 +99,6 @@ def json_value(value: Any) -> Any:
     if isinstance(value, list):
         return [json_value(v) for v in value]
     return value
-
-
-def corrected_trade_timestamp(ticker: dict[str, Any]) -> int | None:
-    """``trade_timestamp`` in true epoch ms: minus 9 h when it is more than 1 h ahead of ``timestamp``."""
-    trade_ts, snapshot_ts = ticker.get("trade_timestamp"), ticker.get("timestamp")
-    if not isinstance(trade_ts, int):
-        return None
-    if isinstance(snapshot_ts, int) and trade_ts - snapshot_ts > 3_600_000:
-        return trade_ts - KST_SKEW_MS
-    return trade_ts
-
-
-def parse_tickers(body: str) -> list[dict[str, Any]]:
-    """A ``/v1/ticker`` body → ticker dicts with Decimal numbers (raises :class:`BithumbPayloadError`)."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except ValueError:
-        raise BithumbPayloadError(f"ticker body is not JSON: {body[:80]!r}") from None
-    if not isinstance(data, list):
-        raise BithumbPayloadError(f"ticker body is not a list: {str(data)[:120]!r}")
-    tickers = []
-    for item in data:
-        if not isinstance(item, dict) or not isinstance(item.get("market"), str):
-            raise BithumbPayloadError(f"ticker item without a market: {str(item)[:120]!r}")
-        if not isinstance(item.get("timestamp"), int):
-            raise BithumbPayloadError(f"ticker {item['market']} without an integer timestamp")
-        tickers.append(item)
-    return tickers
 
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -140,52 +121,58 @@ class BithumbProducer:
         self._publisher: KafkaPublisher | None = None
         self._markets_loaded_at: float | None = None
 
-    # -- HTTP ----------------------------------------------------------------------------------
-    async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, str]) -> str:
+    # -- HTTP, through the provider ------------------------------------------------------------
+    async def _send(self, client: httpx.AsyncClient, request: ApiRequest, *, chunked: bool = False) -> Reply:
+        """Send ``request`` (Bithumb's public API takes no key) and classify the reply with the
+        provider's ``classify``; a reply that is not OK becomes the :class:`BithumbError` the poll loop
+        reacts to. ``chunked``: a too-large refusal means "halve the ``markets=`` list"."""
         try:
-            reply = await client.get(path, params=params)
+            response = await client.get(
+                request.path, params=dict(request.params), headers=dict(request.headers)
+            )
         except httpx.HTTPError as exc:
-            raise BithumbUnavailable(f"GET {path}: {type(exc).__name__}") from None
-        if reply.status_code == 429:
-            retry_after = reply.headers.get("Retry-After")
-            raise BithumbRateLimited(float(retry_after) if retry_after and retry_after.isdigit() else None)
-        if reply.status_code >= 500:
-            raise BithumbUnavailable(f"GET {path}: HTTP {reply.status_code}")
-        if reply.status_code in _TOO_LARGE and path.endswith("/ticker"):
-            raise BithumbRequestTooLarge(f"GET {path}: HTTP {reply.status_code}")
-        if reply.status_code != 200:
-            raise BithumbPayloadError(f"GET {path}: HTTP {reply.status_code}: {reply.text[:120]!r}")
-        return reply.text
+            raise BithumbUnavailable(f"GET {request.path}: {type(exc).__name__}") from None
+        reply = Reply(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            text=response.text,
+            url=request.path,
+        )
+        if chunked and reply.status in TOO_LARGE_STATUSES:
+            raise BithumbRequestTooLarge(f"GET {request.path}: HTTP {reply.status}")
+        outcome = PROVIDER.classify(request, reply)
+        if outcome.kind in (OutcomeKind.THROTTLED, OutcomeKind.QUOTA):
+            raise BithumbRateLimited(outcome.retry_after_s)
+        if outcome.kind is OutcomeKind.TRANSIENT:
+            raise BithumbUnavailable(f"GET {request.path}: {outcome.message[:120]}")
+        if not outcome.ok:
+            raise BithumbPayloadError(f"GET {request.path}: {outcome.message[:160]}")
+        return reply
 
     async def load_markets(self, client: httpx.AsyncClient) -> list[str]:
-        """Every ``<quote>-`` market listed by ``/v1/market/all``."""
-        body = await self._get(client, "/v1/market/all", {"isDetails": "false"})
+        """Every ``<quote>-`` market listed by ``/v1/market/all`` (the provider's market parser)."""
+        reply = await self._send(client, markets_request(details=False))
         try:
-            listing = json.loads(body)
-        except ValueError:
-            raise BithumbPayloadError("market list is not JSON") from None
-        if not isinstance(listing, list):
-            raise BithumbPayloadError("market list is not a JSON array")
+            listing = parse_markets(reply.json())
+        except (ValueError, MalformedResponse) as exc:
+            raise BithumbPayloadError(f"market list: {exc}") from None
         prefix = f"{self.config.quote}-"
-        return sorted(
-            {
-                m["market"]
-                for m in listing
-                if isinstance(m, dict) and str(m.get("market", "")).startswith(prefix)
-            }
-        )
+        return sorted({m["market_code"] for m in listing if m["market_code"].startswith(prefix)})
 
     async def fetch_tickers(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
         """Tickers of all markets, in as few calls as the server accepts."""
         while True:
             size = self.chunk_size or max(1, len(self.markets))
             try:
-                tickers: list[dict[str, Any]] = []
+                found: list[dict[str, Any]] = []
                 for part in chunks(self.markets, size):
-                    body = await self._get(client, "/v1/ticker", {"markets": ",".join(part)})
+                    reply = await self._send(client, tickers_request(part), chunked=True)
                     self.stats.add("calls")
-                    tickers.extend(parse_tickers(body))
-                return tickers
+                    try:
+                        found.extend(parse_tickers(reply.text))
+                    except MalformedResponse as exc:
+                        raise BithumbPayloadError(str(exc)) from None
+                return found
             except BithumbRequestTooLarge:
                 if size <= 1:
                     raise

@@ -1,6 +1,6 @@
 """CoinGecko requests and pure parsers (spec/provider-apis.md §9): coins/markets, coins/{id},
-coins/{id}/tickers, derivatives and global. Kept apart from :mod:`marketpipe.providers.coingecko`
-(classification, owned by the engine).
+coins/{id}/tickers, derivatives and global. Classification and auth are
+:mod:`marketpipe.providers.coingecko.client`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop, to_decimal, to_instant, to_int
-from marketpipe.providers.coingecko import NAME
+from marketpipe.providers.coingecko.client import NAME
 
 MARKETS_PER_PAGE = 250
 #: The seed's tickers dataset stored one row per ticker; CoinGecko pages tickers by 100.

@@ -42,9 +42,12 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://api.coingecko.com/api/v3",
+    sandbox_prefix="/coingecko/api/v3",
     auth=Auth(header="x-cg-demo-api-key"),
     windows=(per_minute(30), per_month(10_000)),
     classify=classify,
     timeout_s=20.0,
+    listing_order=9,
+    pool_slots=1,  # 30 calls/min on the demo plan
 )

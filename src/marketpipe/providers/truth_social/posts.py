@@ -1,7 +1,7 @@
 """Truth Social (Mastodon-style) requests and pure parsers (spec/provider-apis.md §7), called directly
 instead of through the truthbrush CLI. ``clean_content`` comes from a real HTML parser (the seed used
 a ``<[^>]+>`` regex, which breaks on ``>`` inside attributes and leaves entities encoded).
-Kept apart from :mod:`marketpipe.providers.truth_social` (classification, owned by the engine).
+Classification and auth are :mod:`marketpipe.providers.truth_social.client`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop, to_instant, to_int
-from marketpipe.providers.truth_social import NAME
+from marketpipe.providers.truth_social.client import NAME
 
 #: Mastodon's maximum page size for account statuses.
 STATUSES_PAGE = 40

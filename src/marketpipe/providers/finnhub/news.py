@@ -1,8 +1,6 @@
 """Finnhub news requests and pure parsers (spec/provider-apis.md §2.1–§2.2): ``/news`` by category
-with the ``minId`` cursor, and ``/company-news`` per symbol and date window.
-
-Kept apart from :mod:`marketpipe.providers.finnhub` (classification, owned by the engine) so the news
-datasets add parsers without touching it.
+with the ``minId`` cursor, and ``/company-news`` per symbol and date window. Classification and auth are
+:mod:`marketpipe.providers.finnhub.client`.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop, to_int
-from marketpipe.providers.finnhub import NAME
+from marketpipe.providers.finnhub.client import NAME
 
 #: The market-news categories Finnhub serves.
 MARKET_CATEGORIES = ("general", "forex", "crypto", "merger")

@@ -1,6 +1,6 @@
 """X API v2 requests and pure parsers (spec/provider-apis.md §6): user lookup by username and the user
-Post timeline with a ``since_id`` cursor. Kept apart from :mod:`marketpipe.providers.x` (classification
-and windows, owned by the engine); requests carry that module's scopes so its per-endpoint windows hold.
+Post timeline with a ``since_id`` cursor. Classification and windows are
+:mod:`marketpipe.providers.x.client`; requests carry its scopes so its per-endpoint windows hold.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop, to_instant, to_int
-from marketpipe.providers.x import NAME, TIMELINE, USER_LOOKUP
+from marketpipe.providers.x.client import NAME, TIMELINE, USER_LOOKUP
 
 TWEET_FIELDS = "author_id,created_at,text,public_metrics,context_annotations,entities,lang,edit_history_tweet_ids,note_tweet"
 USER_FIELDS = "name,username,verified,public_metrics"

@@ -45,9 +45,12 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://newsapi.org/v2",
+    sandbox_prefix="/newsapi/v2",
     auth=Auth(header="X-Api-Key"),
     windows=(per_hours(12, 50), per_day(100)),
     classify=classify,
     timeout_s=30.0,
+    listing_order=4,
+    pool_slots=1,  # 100 calls/day
 )

@@ -40,7 +40,8 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://api.x.com/2",
+    sandbox_prefix="/x/2",
     auth=Auth(header="Authorization", header_prefix="Bearer "),
     windows=(
         per_minutes(15, 1, name="timeline_15min", scope=TIMELINE),
@@ -49,4 +50,6 @@ PROVIDER = Provider(
     ),
     classify=classify,
     timeout_s=30.0,
+    listing_order=6,
+    pool_slots=1,  # tiny monthly caps
 )

@@ -7,13 +7,17 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop
-from marketpipe.providers.bithumb import NAME
+from marketpipe.providers.bithumb.client import NAME
 
 
-def markets_request() -> ApiRequest:
-    """Every market (KRW-, BTC-, USDT- quotes) with ``market_warning`` (``isDetails=true``)."""
+def markets_request(*, details: bool = True) -> ApiRequest:
+    """Every market (KRW-, BTC-, USDT- quotes), with ``market_warning`` when ``details``
+    (``isDetails=true``)."""
     return ApiRequest(
-        provider=NAME, path="/v1/market/all", params={"isDetails": "true"}, label="bithumb market/all"
+        provider=NAME,
+        path="/v1/market/all",
+        params={"isDetails": "true" if details else "false"},
+        label="bithumb market/all",
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.base import clean_text, drop
-from marketpipe.providers.newsapi import NAME
+from marketpipe.providers.newsapi.client import NAME
 
 #: The categories ``/top-headlines`` accepts (there is no 'politics').
 CATEGORIES = frozenset({"business", "entertainment", "general", "health", "science", "sports", "technology"})

@@ -31,10 +31,13 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://api.bithumb.com",
+    sandbox_prefix="/bithumb",
     auth=NO_AUTH,
     windows=(per_second(150),),
     classify=classify,
     timeout_s=10.0,
     needs_key=False,
+    listing_order=8,
+    pool_slots=2,  # public endpoints, generous
 )

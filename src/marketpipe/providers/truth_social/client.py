@@ -43,9 +43,12 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://truthsocial.com/api",
+    sandbox_prefix="/truthsocial/api",
     auth=Auth(header="Authorization", header_prefix="Bearer "),
     windows=(per_minutes(5, 300),),
     classify=classify,
     timeout_s=120.0,
+    listing_order=7,
+    pool_slots=1,
 )

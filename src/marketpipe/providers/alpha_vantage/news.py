@@ -1,7 +1,5 @@
-"""Alpha Vantage NEWS_SENTIMENT and ETF_PROFILE parsers (spec/provider-apis.md §1.2–§1.3).
-
-Kept apart from :mod:`marketpipe.providers.alpha_vantage` (classification and the other parsers,
-owned by the engine). Requests are built with :func:`marketpipe.providers.alpha_vantage.request`.
+"""Alpha Vantage NEWS_SENTIMENT parser (spec/provider-apis.md §1.2–§1.3). Requests are built with
+:func:`marketpipe.providers.alpha_vantage.client.request`.
 """
 
 from __future__ import annotations
@@ -10,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marketpipe.http.errors import MalformedResponse
-from marketpipe.providers.alpha_vantage import NAME
-from marketpipe.providers.base import clean_text, drop, to_date, to_decimal, to_int
+from marketpipe.providers.alpha_vantage.client import NAME
+from marketpipe.providers.base import clean_text, drop, to_decimal
 
 #: The element keys AV uses inside ``ticker_sentiment`` / ``topics`` (the backend reads them verbatim).
 TICKER_SENTIMENT_KEYS = ("ticker", "relevance_score", "ticker_sentiment_score", "ticker_sentiment_label")
@@ -81,36 +79,3 @@ def parse_news_sentiment(body: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _weights(elements: Any, name_key: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """ETF sector/holding weights as numbers (AV sends strings); other keys as text."""
-    if not isinstance(elements, list):
-        return []
-    found: list[dict[str, Any]] = []
-    for element in elements:
-        if not isinstance(element, dict) or clean_text(element.get(name_key)) is None:
-            drop(f"element without {name_key}")
-            continue
-        entry: dict[str, Any] = {k: clean_text(element.get(k)) for k in keys}
-        weight = to_decimal(element.get("weight"))
-        entry["weight"] = float(weight) if weight is not None else None
-        found.append(entry)
-    return found
-
-
-def parse_etf_profile(body: Any, symbol: str) -> dict[str, Any]:
-    """One ``etf_profile_holdings`` row from an ETF_PROFILE reply (every number is a string there)."""
-    if not isinstance(body, dict) or not any(k in body for k in ("net_assets", "holdings", "sectors")):
-        raise MalformedResponse(NAME, f"ETF_PROFILE reply for {symbol} has no profile fields")
-    return {
-        "symbol": symbol,
-        "net_assets": to_int(body.get("net_assets")),
-        "net_expense_ratio": to_decimal(body.get("net_expense_ratio")),
-        "portfolio_turnover": to_decimal(body.get("portfolio_turnover")),
-        "dividend_yield": to_decimal(body.get("dividend_yield")),
-        "inception_date": to_date(body.get("inception_date")),
-        "leveraged": clean_text(body.get("leveraged")),
-        "sectors": _weights(body.get("sectors"), "sector", ("sector",)),
-        "holdings": _weights(body.get("holdings"), "symbol", ("symbol", "description")),
-    }

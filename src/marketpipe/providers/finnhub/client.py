@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marketpipe.http.client import Auth
 from marketpipe.http.types import OK, ApiRequest, Outcome, OutcomeKind, Reply, per_minute, per_second
-from marketpipe.providers.base import Provider, classify_status, epoch_header
+from marketpipe.providers.base import Provider, Site, classify_status, epoch_header
 
 NAME = "finnhub"
 
@@ -36,9 +36,13 @@ def classify(request: ApiRequest, reply: Reply) -> Outcome:
 
 PROVIDER = Provider(
     name=NAME,
-    base_url_key=NAME,
+    base_url="https://finnhub.io/api/v1",
+    sandbox_prefix="/finnhub/api/v1",
     auth=Auth(query_param="token"),
     windows=(per_minute(60), per_second(30)),
     classify=classify,
     timeout_s=20.0,
+    listing_order=2,
+    pool_slots=2,  # 60 calls/min: two tasks fit
+    extra_sites=(Site("finnhub_ws", "wss://ws.finnhub.io", "/finnhub/ws"),),
 )
