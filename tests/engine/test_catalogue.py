@@ -109,3 +109,81 @@ def test_no_other_module_lists_the_providers() -> None:
         if len(hits) >= 3:
             offenders.append(f"{rel}: a table keyed by {sorted(hits)}")
     assert offenders == []
+
+
+_ADD_ACME = r"""
+import json, sys
+from pathlib import Path
+
+import marketpipe.providers
+import marketpipe.sandbox.providers
+
+extra = Path(sys.argv[1])
+# The two new files, as if they were dropped into src/marketpipe/providers/ and sandbox/providers/.
+marketpipe.providers.__path__.append(str(extra / "providers"))
+marketpipe.sandbox.providers.__path__.append(str(extra / "sandbox"))
+
+from marketpipe import config
+from marketpipe.ops.check import run_check
+from marketpipe.orchestration.local import pools_import_json
+from marketpipe.orchestration.plan import pool_name, pool_slots
+from marketpipe.providers import get_provider
+from marketpipe.sandbox.config import SandboxConfig
+from marketpipe.sandbox.prefixes import sandbox_prefixes
+from marketpipe.sandbox.server import ThreadedSandbox
+
+server = ThreadedSandbox(SandboxConfig(seed=1))
+host, port = server.start().removeprefix("http://").rsplit(":", 1)
+try:
+    def check(keys):
+        settings = config.Settings(
+            _env_file=None, sandbox=True, sandbox_host=host, sandbox_port=int(port), acme_keys=keys
+        )
+        return [(r.verdict.value, r.detail) for r in run_check(settings, providers=["acme"])]
+
+    print(json.dumps({
+        "providers": list(config.PROVIDERS),
+        "base_url": config.REAL_BASE_URLS.get("acme"),
+        "prefix": config.SANDBOX_PREFIXES.get("acme"),
+        "simulator_prefix": sandbox_prefixes().get("acme"),
+        "settings_field": "acme_keys" in config.Settings.model_fields,
+        "pool": [pool_name("acme"), pool_slots("acme")],
+        "pools_file": json.loads(pools_import_json(config.PROVIDERS)).get(pool_name("acme")),
+        "auth": get_provider("acme").auth.query_param,
+        "check_good": check("acme-1"),
+        "check_bad": check("wrong"),
+    }))
+finally:
+    server.stop()
+"""
+
+
+def test_adding_a_provider_is_adding_its_module_and_its_simulator(tmp_path: Path) -> None:
+    # tests/engine/acme_provider/ holds a whole new provider: providers/acme.py (catalogue entry +
+    # probe) and sandbox/acme.py (its simulator). Placed on the two packages' search paths and
+    # nothing else edited, it appears in the settings, base URLs, prefixes and Airflow pools, and
+    # `marketpipe check` reaches its simulator over a real socket with its key in its auth place.
+    import subprocess
+    import sys
+
+    extra = Path(__file__).parent / "acme_provider"
+    done = subprocess.run(
+        [sys.executable, "-c", _ADD_ACME, str(extra)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["providers"][-1] == "acme" and seen["providers"][:-1] == list(provider_names())
+    assert seen["base_url"] == "https://api.acme.example/v1"
+    assert seen["prefix"] == seen["simulator_prefix"] == "/acme/v1"
+    assert seen["settings_field"] is True
+    assert seen["pool"] == ["marketpipe_acme", 3]
+    assert seen["pools_file"]["slots"] == 3
+    assert seen["auth"] == "token"
+    assert seen["check_good"] == [["ok", "quotes: 2 parsed"]]
+    assert [verdict for verdict, _ in seen["check_bad"]] == ["invalid key"]
+    assert "wrong" not in json.dumps(seen["check_bad"])  # the key never reaches the report
