@@ -1,4 +1,4 @@
-# Apache Kafka broker jars for tests and `marketpipe up --kafka` (spec/kafka-local.md).
+# Apache Kafka broker jars for tests and `marketpipe up --kafka` (docs/kafka-local.md).
 # Resolved from Maven Central into .marketpipe/kafka/libs (Maven's ~/.m2 is the download cache).
 KAFKA_POM := src/marketpipe/runtime/kafka/pom.xml
 KAFKA_LIBS := .marketpipe/kafka/libs

@@ -19,7 +19,7 @@ from marketpipe.providers.catalogue import key_settings, provider_names, real_ba
 #: Every provider marketpipe knows, in listing order (from the provider catalogue).
 PROVIDERS: tuple[str, ...] = provider_names()
 
-#: The real providers' base URLs (spec/provider-apis.md §0), from each provider's declaration.
+#: The real providers' base URLs (docs/providers.md §0), from each provider's declaration.
 REAL_BASE_URLS: dict[str, str] = real_base_urls()
 
 #: Where each provider lives under the sandbox's root URL. The sandbox mirrors the real path layout

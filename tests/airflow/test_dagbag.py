@@ -102,7 +102,7 @@ def test_every_dataset_has_exactly_one_task_in_its_groups_dag(dagbag: dict[str, 
 
 
 def test_seed_schedules_give_the_documented_dag_ids(dagbag: dict[str, Any]) -> None:
-    # spec/seed-system.md §2a schedules of datasets that keep them, and the DAG each lands in.
+    # docs/seed.md §2a schedules of datasets that keep them, and the DAG each lands in.
     seed = {
         "sp500_companies": ("marketpipe_stocks_weekly_mon_0600", "0 6 * * 1"),
         "company_overview": ("marketpipe_fundamentals_daily_0600", "0 6 * * *"),

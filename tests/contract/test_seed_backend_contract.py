@@ -31,7 +31,7 @@ CONTRACT_TABLES = parse_contract(CONTRACT.read_text(encoding="utf-8"))
 WRITTEN_BY_THE_BACKEND = {"email_subscriptions"}
 
 #: Columns the seed never left NULL (its keys and NOT NULL columns, and the fields the backend
-#: sorts, joins or formats without a NULL check). From seed-system.md §1 and §5.
+#: sorts, joins or formats without a NULL check). From docs/seed.md §1 and §5.
 SEED_NEVER_NULL: dict[str, tuple[str, ...]] = {
     "balance_sheet": ("symbol", "fiscaldateending"),
     "bithumb_ticker": ("id", "market", "timestamp_field", "trade_price", "trade_timestamp"),

@@ -1,4 +1,4 @@
-"""The Redis keys the seed's backend reads (seed-system.md §8a) have the shape the seed wrote.
+"""The Redis keys the seed's backend reads (docs/seed.md §8a) have the shape the seed wrote.
 
 Against the Redis filled by the short stream and the 10-minute market-cache jobs (``conftest.filled``):
 each hash exists, every value is a JSON object with the fields the backend reads, and every numeric
@@ -16,7 +16,7 @@ import redis
 
 from plugins._contractkit import Filled
 
-#: hash → (fields the backend reads that are numbers, fields that are text). seed-system.md §5, §8a.
+#: hash → (fields the backend reads that are numbers, fields that are text). docs/seed.md §5, §8a.
 SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "crypto_realtime_data": (
         ("price", "change_price", "change_rate", "volume", "acc_trade_price_24h", "timestamp"),

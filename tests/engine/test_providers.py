@@ -1,4 +1,4 @@
-"""Pure provider logic: reply classification and parsers, on the examples of spec/provider-apis.md."""
+"""Pure provider logic: reply classification and parsers, on the examples of docs/providers.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alpha Vantage simulator against a real sandbox server (spec/provider-apis.md §1)."""
+"""Alpha Vantage simulator against a real sandbox server (docs/providers.md §1)."""
 
 from __future__ import annotations
 

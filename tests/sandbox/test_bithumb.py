@@ -1,4 +1,4 @@
-"""Bithumb simulator against a real sandbox server (spec/provider-apis.md §8)."""
+"""Bithumb simulator against a real sandbox server (docs/providers.md §8)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_ticker_has_the_26_fields_with_their_types_and_the_kst_quirk(bithumb: ht
         true_trade_ms = _utc_ms(ticker["trade_date"], ticker["trade_time"])
         kst_ms = _utc_ms(ticker["trade_date_kst"], ticker["trade_time_kst"])
         assert kst_ms - true_trade_ms == KST_SHIFT_MS
-        # trade_timestamp is KST wall-clock encoded as UTC: 9 h ahead of the true epoch (spec §8.1).
+        # trade_timestamp is KST wall-clock encoded as UTC: 9 h ahead of the true epoch (docs/providers.md §8.1).
         assert ticker["trade_timestamp"] - KST_SHIFT_MS - true_trade_ms in range(0, 1000)
         assert 0 <= ticker["timestamp"] - (ticker["trade_timestamp"] - KST_SHIFT_MS) < 1000
         assert ticker["low_price"] <= ticker["trade_price"] <= ticker["high_price"]

@@ -1,4 +1,4 @@
-"""CoinGecko simulator against a real sandbox server (spec/provider-apis.md §9)."""
+"""CoinGecko simulator against a real sandbox server (docs/providers.md §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Finnhub REST simulator against a real sandbox server (spec/provider-apis.md §2)."""
+"""Finnhub REST simulator against a real sandbox server (docs/providers.md §2)."""
 
 from __future__ import annotations
 

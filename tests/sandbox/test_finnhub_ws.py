@@ -1,4 +1,4 @@
-"""Finnhub trades WebSocket simulator against a real sandbox server (spec/provider-apis.md §2.4).
+"""Finnhub trades WebSocket simulator against a real sandbox server (docs/providers.md §2.4).
 
 Every wait is "receive until the expected messages arrived" with a generous deadline (CI runs on a
 loaded 2-core box), never a fixed observation window.

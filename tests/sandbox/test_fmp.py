@@ -1,4 +1,4 @@
-"""Financial Modeling Prep simulator against a real sandbox server (spec/provider-apis.md §5)."""
+"""Financial Modeling Prep simulator against a real sandbox server (docs/providers.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FRED simulator against a real sandbox server (spec/provider-apis.md §3)."""
+"""FRED simulator against a real sandbox server (docs/providers.md §3)."""
 
 from __future__ import annotations
 

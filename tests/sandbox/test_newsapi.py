@@ -1,4 +1,4 @@
-"""NewsAPI simulator against a real sandbox server (spec/provider-apis.md §4)."""
+"""NewsAPI simulator against a real sandbox server (docs/providers.md §4)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _get(client: httpx.Client, path: str, **params: object) -> httpx.Response:
 
 
 def _published(article: dict) -> datetime:
-    # Tolerant parse: Z, +00:00 and 7-digit fractions all occur (spec §4.2).
+    # Tolerant parse: Z, +00:00 and 7-digit fractions all occur (docs/providers.md §4.2).
     text = article["publishedAt"].replace("Z", "+00:00")
     head, _, tail = text.partition(".")
     if tail:

@@ -1,4 +1,4 @@
-"""The simulated Wikipedia "List of S&P 500 companies" page (spec/provider-apis.md §10)."""
+"""The simulated Wikipedia "List of S&P 500 companies" page (docs/providers.md §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Truth Social simulator against a real sandbox server (spec/provider-apis.md §7)."""
+"""Truth Social simulator against a real sandbox server (docs/providers.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""X API v2 simulator against a real sandbox server (spec/provider-apis.md §6)."""
+"""X API v2 simulator against a real sandbox server (docs/providers.md §6)."""
 
 from __future__ import annotations
 

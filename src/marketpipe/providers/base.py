@@ -52,7 +52,7 @@ class Provider:
     (:mod:`marketpipe.providers.catalogue`), from which settings, pools and prefixes derive."""
 
     name: str
-    #: The real API's base URL (spec/provider-apis.md §0).
+    #: The real API's base URL (docs/providers.md §0).
     base_url: str
     #: Where the sandbox mirrors the real path layout (below its root URL).
     sandbox_prefix: str

@@ -1,4 +1,4 @@
-"""Financial Modeling Prep (spec/provider-apis.md §5): ``/stable`` endpoints, ``apikey`` parameter,
+"""Financial Modeling Prep (docs/providers.md §5): ``/stable`` endpoints, ``apikey`` parameter,
 ``{"Error Message": ...}`` with 401/402/403/429 — and sometimes a quota error inside a 200.
 """
 

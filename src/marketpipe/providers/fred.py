@@ -1,4 +1,4 @@
-"""FRED (spec/provider-apis.md §3): ``/series/observations``, ``api_key`` query parameter, JSON errors
+"""FRED (docs/providers.md §3): ``/series/observations``, ``api_key`` query parameter, JSON errors
 ``{"error_code", "error_message"}`` with HTTP 400/429; values are strings with ``"."`` for missing.
 """
 

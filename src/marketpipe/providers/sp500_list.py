@@ -1,4 +1,4 @@
-"""The S&P 500 constituents page (spec/provider-apis.md §10): Wikipedia's "List of S&P 500
+"""The S&P 500 constituents page (docs/providers.md §10): Wikipedia's "List of S&P 500
 companies", first table (``id="constituents"``), parsed by normalised header name with the standard
 library's HTML parser. No key, no published quota; a descriptive User-Agent is sent by the client.
 """

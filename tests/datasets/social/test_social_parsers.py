@@ -1,4 +1,4 @@
-"""Pure parsers of X and Truth Social on literal replies (spec/provider-apis.md §6–§7)."""
+"""Pure parsers of X and Truth Social on literal replies (docs/providers.md §6–§7)."""
 
 from __future__ import annotations
 

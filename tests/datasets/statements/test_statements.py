@@ -170,7 +170,7 @@ def test_statement_sweeps_queue_behind_the_existing_alpha_vantage_datasets():
         assert spec.max_items_per_run is not None and spec.max_items_per_run <= 10
 
 
-# -- pure parsers on the spec's reply shapes ------------------------------------------------------------
+# -- pure parsers on the reply shapes of docs/providers.md ------------------------------------------------------------
 
 
 def test_parsers_turn_none_strings_into_null_and_skip_undated_reports():

@@ -2,7 +2,7 @@
 
 1. The seed's hand-checked ids (``data/bithumb_coingecko_ids.csv``, 385 symbols) win when CoinGecko
    lists that id: ``HARDCODED_MAPPING``, score 100, verified.
-2. Every other KRW symbol goes through the seed's earlier auto-matcher (seed-system.md §4): candidates
+2. Every other KRW symbol goes through the seed's earlier auto-matcher (docs/seed.md §4): candidates
    with the same upper-case symbol ordered by rank (NULL last) then market cap; score = rank score
    (51 − rank for rank ≤ 100) + 50 × name similarity; the highest total wins and ties keep the better
    rank. A symbol without candidates is stored unmatched (``NO_MATCH``, flagged ``has_issues``).

@@ -20,7 +20,7 @@ from marketpipe.http.errors import InvalidKeyError, QuotaExhausted
 from marketpipe.http.types import ApiRequest, Reply
 from marketpipe.providers.coingecko import markets as coingecko_markets
 
-#: The coins the seed collected only on Korean exchanges (seed-system.md §4).
+#: The coins the seed collected only on Korean exchanges (docs/seed.md §4).
 MAJORS = frozenset(
     {"bitcoin", "ethereum", "ripple", "tether", "shiba-inu", "binancecoin", "solana", "dogecoin"}
 )

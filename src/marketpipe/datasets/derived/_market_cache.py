@@ -1,4 +1,4 @@
-"""The seed's ``cache_<market>_to_redis`` jobs (seed-system.md §5), fixed, for any stream of trades.
+"""The seed's ``cache_<market>_to_redis`` jobs (docs/seed.md §5), fixed, for any stream of trades.
 
 Every 10 minutes, at the run's clock (never the wall clock directly):
 

@@ -1,7 +1,7 @@
 """Fill ``earnings_history``'s price columns and ``income_stmt.basic_eps`` from collected data.
 
 ``earnings_history`` (from Alpha Vantage EARNINGS, which carries no prices), per (symbol, report
-date R) once ``daily_prices`` holds the bars, with the seed's definitions (seed-system.md §1a):
+date R) once ``daily_prices`` holds the bars, with the seed's definitions (docs/seed.md §1a):
 
 - the reaction session S = the first bar on or after R (a weekend/holiday report reacts next session);
 - ``price_before_close`` = the close of the last bar before S, ``price_open``/``price_close`` = S's

@@ -1,6 +1,6 @@
 """Social posts' market impact: ``post_analysis_cache`` and ``post_keywords``, from the database only.
 
-The seed's hourly ``batch_processing_social_media_market_analysis`` DAG (seed-system.md §2a, §3b),
+The seed's hourly ``batch_processing_social_media_market_analysis`` DAG (docs/seed.md §2a, §3b),
 rebuilt as a derived dataset — no API call, everything comes from tables marketpipe already fills:
 
 1. **Posts**: up to :data:`PER_SOURCE` per source (``x`` = ``x_posts``, ``truth_social_posts``,

@@ -1,4 +1,4 @@
-"""S&P 500 earnings calendar with the news around each report (seed-system.md §3b), derived in SQL.
+"""S&P 500 earnings calendar with the news around each report (docs/seed.md §3b), derived in SQL.
 
 For the run's logical date D, every ``earnings_calendar`` event with ``report_date`` in [D−7, D+30] of a
 current constituent becomes a ``sp500_earnings_calendar`` row (sector, sub-industry and headquarters

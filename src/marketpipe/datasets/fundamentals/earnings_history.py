@@ -2,7 +2,7 @@
 
 The seed took these from yfinance plus daily prices around each report (``price_before_close``,
 ``price_open``, ``price_close``, ``gap_pct``, ``move_pct``). The free Alpha Vantage tier serves no
-daily price series cheaply (spec §1.2 lists none), so those columns are not written by this dataset
+daily price series cheaply (docs/providers.md §1.2 lists none), so those columns are not written by this dataset
 (left NULL, and never overwritten with NULL should another source fill them). Same sweep and budget
 rules as :mod:`marketpipe.datasets.fundamentals.income_stmt`.
 """

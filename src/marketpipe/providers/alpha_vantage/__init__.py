@@ -1,4 +1,4 @@
-"""Alpha Vantage (spec/provider-apis.md §1): one module per topic — client (classification, auth, windows, ``request``), fundamentals, calendars, markets, economics, news.
+"""Alpha Vantage (docs/providers.md §1): one module per topic — client (classification, auth, windows, ``request``), fundamentals, calendars, markets, economics, news.
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

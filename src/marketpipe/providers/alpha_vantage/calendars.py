@@ -1,4 +1,4 @@
-"""Alpha Vantage EARNINGS_CALENDAR and IPO_CALENDAR (spec/provider-apis.md §1): CSV replies parsed by
+"""Alpha Vantage EARNINGS_CALENDAR and IPO_CALENDAR (docs/providers.md §1): CSV replies parsed by
 header name (a quota refusal in CSV clothing is caught by ``client.classify`` first)."""
 
 from __future__ import annotations

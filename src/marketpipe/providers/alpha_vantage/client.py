@@ -1,4 +1,4 @@
-"""Alpha Vantage (spec/provider-apis.md §1): one ``/query`` URL, ``apikey`` query parameter, and every
+"""Alpha Vantage (docs/providers.md §1): one ``/query`` URL, ``apikey`` query parameter, and every
 failure as HTTP 200 with ``Information`` / ``Note`` / ``Error Message`` — or, on the CSV calendar
 endpoints, a quota refusal disguised as one row of single characters (``I,n,f,o,r,m,a``).
 

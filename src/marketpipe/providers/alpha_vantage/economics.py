@@ -1,4 +1,4 @@
-"""Alpha Vantage economic indicators (spec/provider-apis.md §1): CPI, INFLATION, FEDERAL_FUNDS_RATE,
+"""Alpha Vantage economic indicators (docs/providers.md §1): CPI, INFLATION, FEDERAL_FUNDS_RATE,
 TREASURY_YIELD as (envelope, points)."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Alpha Vantage company fundamentals (spec/provider-apis.md §1): OVERVIEW, BALANCE_SHEET,
+"""Alpha Vantage company fundamentals (docs/providers.md §1): OVERVIEW, BALANCE_SHEET,
 INCOME_STATEMENT, CASH_FLOW, EARNINGS and ETF_PROFILE, as pure functions from a reply body to rows.
 
 Statements map to the seed's yfinance-era tables (``income_stmt``, ``cash_flow``,
-``earnings_history``, seed-system.md §1a). Requests are built with
+``earnings_history``, docs/seed.md §1a). Requests are built with
 :func:`marketpipe.providers.alpha_vantage.client.request`; classification (quota, ``{}`` for an unknown
 symbol) is :func:`marketpipe.providers.alpha_vantage.client.classify`.
 
@@ -14,7 +14,7 @@ Statement mapping choices:
 - ``cash_flow.capital_expenditures`` keeps AV's sign (a positive outflow), and ``free_cash_flow`` is
   ``operatingCashflow − capitalExpenditures`` (NULL when either is missing).
 - ``earnings_history`` price columns (``price_before_close`` … ``move_pct``) need daily prices that the
-  free tier does not serve (no daily series in spec §1.2): they are not part of these rows.
+  free tier does not serve (no daily series in docs/providers.md §1.2): they are not part of these rows.
 """
 
 from __future__ import annotations

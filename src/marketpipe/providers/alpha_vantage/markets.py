@@ -1,4 +1,4 @@
-"""Alpha Vantage TOP_GAINERS_LOSERS (spec/provider-apis.md §1): the day's top gainers, losers and most
+"""Alpha Vantage TOP_GAINERS_LOSERS (docs/providers.md §1): the day's top gainers, losers and most
 actively traded tickers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Alpha Vantage NEWS_SENTIMENT parser (spec/provider-apis.md §1.2–§1.3). Requests are built with
+"""Alpha Vantage NEWS_SENTIMENT parser (docs/providers.md §1.2–§1.3). Requests are built with
 :func:`marketpipe.providers.alpha_vantage.client.request`.
 """
 

@@ -1,4 +1,4 @@
-"""Bithumb public API (spec/provider-apis.md §8): one module per topic — client (classification, windows), markets (the market list), tickers (live tickers).
+"""Bithumb public API (docs/providers.md §8): one module per topic — client (classification, windows), markets (the market list), tickers (live tickers).
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

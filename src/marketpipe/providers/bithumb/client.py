@@ -1,4 +1,4 @@
-"""Bithumb public API (spec/provider-apis.md §8): no key; v1 uses HTTP statuses with
+"""Bithumb public API (docs/providers.md §8): no key; v1 uses HTTP statuses with
 ``{"error": {...}}``, the legacy API answers 200 with ``status != "0000"``; 150 requests/second per IP.
 """
 

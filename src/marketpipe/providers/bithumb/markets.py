@@ -1,4 +1,4 @@
-"""Bithumb ``/v1/market/all`` request and parser (spec/provider-apis.md §8.1)."""
+"""Bithumb ``/v1/market/all`` request and parser (docs/providers.md §8.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bithumb ``/v1/ticker`` request and parser (spec/provider-apis.md §8.1): the live ticker of many
+"""Bithumb ``/v1/ticker`` request and parser (docs/providers.md §8.1): the live ticker of many
 markets in one call (``markets=KRW-BTC,KRW-ETH,...``), as the streaming producer polls it.
 """
 
@@ -13,7 +13,7 @@ from marketpipe.http.errors import MalformedResponse
 from marketpipe.http.types import ApiRequest
 from marketpipe.providers.bithumb.client import NAME
 
-#: Bithumb's ``trade_timestamp`` is KST wall time encoded as UTC: 9 h ahead (spec §8.1 quirk).
+#: Bithumb's ``trade_timestamp`` is KST wall time encoded as UTC: 9 h ahead (docs/providers.md §8.1 quirk).
 KST_SKEW_MS = 32_400_000
 
 #: Statuses with which ``/v1/ticker`` refuses a ``markets=`` list as too long (the caller halves it).

@@ -1,4 +1,4 @@
-"""CoinGecko (spec/provider-apis.md §9): one module per topic — client (classification, auth, windows), markets (coins, tickers, derivatives, global).
+"""CoinGecko (docs/providers.md §9): one module per topic — client (classification, auth, windows), markets (coins, tickers, derivatives, global).
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

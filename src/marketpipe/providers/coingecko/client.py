@@ -1,4 +1,4 @@
-"""CoinGecko (spec/provider-apis.md §9): ``x-cg-demo-api-key`` header, 429 with an optional
+"""CoinGecko (docs/providers.md §9): ``x-cg-demo-api-key`` header, 429 with an optional
 ``retry-after`` (sometimes a ``status`` error inside a 200), 404 ``coin not found``; Demo plan
 30 calls/minute and 10 000 calls/month per key.
 """

@@ -1,4 +1,4 @@
-"""CoinGecko requests and pure parsers (spec/provider-apis.md §9): coins/markets, coins/{id},
+"""CoinGecko requests and pure parsers (docs/providers.md §9): coins/markets, coins/{id},
 coins/{id}/tickers, derivatives and global. Classification and auth are
 :mod:`marketpipe.providers.coingecko.client`.
 """

@@ -1,4 +1,4 @@
-"""Finnhub REST (spec/provider-apis.md §2): one module per topic — client (classification, auth, windows), news.
+"""Finnhub REST (docs/providers.md §2): one module per topic — client (classification, auth, windows), news.
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

@@ -1,4 +1,4 @@
-"""Finnhub REST (spec/provider-apis.md §2): ``token`` query parameter, real HTTP statuses with
+"""Finnhub REST (docs/providers.md §2): ``token`` query parameter, real HTTP statuses with
 ``{"error": ...}``, 60 calls/minute plus a 30 calls/second hard cap per key.
 """
 

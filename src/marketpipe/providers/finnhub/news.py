@@ -1,4 +1,4 @@
-"""Finnhub news requests and pure parsers (spec/provider-apis.md §2.1–§2.2): ``/news`` by category
+"""Finnhub news requests and pure parsers (docs/providers.md §2.1–§2.2): ``/news`` by category
 with the ``minId`` cursor, and ``/company-news`` per symbol and date window. Classification and auth are
 :mod:`marketpipe.providers.finnhub.client`.
 """

@@ -1,4 +1,4 @@
-"""NewsAPI (spec/provider-apis.md §4): one module per topic — client (classification, auth, windows), news.
+"""NewsAPI (docs/providers.md §4): one module per topic — client (classification, auth, windows), news.
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

@@ -1,4 +1,4 @@
-"""NewsAPI (spec/provider-apis.md §4): ``X-Api-Key`` header, ``{"status":"error","code",...}``
+"""NewsAPI (docs/providers.md §4): ``X-Api-Key`` header, ``{"status":"error","code",...}``
 envelopes (sometimes inside a 200); Developer plan 100 requests per 24 h released as 50 per 12 h.
 """
 

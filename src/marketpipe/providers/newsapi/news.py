@@ -1,4 +1,4 @@
-"""NewsAPI requests and pure parsers (spec/provider-apis.md §4): ``/top-headlines`` and
+"""NewsAPI requests and pure parsers (docs/providers.md §4): ``/top-headlines`` and
 ``/everything`` with the Developer plan's 100-result cap, articles mapped to ``market_news`` rows.
 """
 

@@ -1,4 +1,4 @@
-"""Truth Social (spec/provider-apis.md §7): one module per topic — client (classification, auth, windows), posts (accounts, statuses, trends).
+"""Truth Social (docs/providers.md §7): one module per topic — client (classification, auth, windows), posts (accounts, statuses, trends).
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

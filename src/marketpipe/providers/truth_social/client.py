@@ -1,4 +1,4 @@
-"""Truth Social (spec/provider-apis.md §7): Mastodon-style API behind Cloudflare, Bearer token,
+"""Truth Social (docs/providers.md §7): Mastodon-style API behind Cloudflare, Bearer token,
 ``x-ratelimit-*`` headers with an ISO reset time, ~300 requests per 5-minute window.
 """
 

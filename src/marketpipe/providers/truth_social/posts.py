@@ -1,4 +1,4 @@
-"""Truth Social (Mastodon-style) requests and pure parsers (spec/provider-apis.md §7), called directly
+"""Truth Social (Mastodon-style) requests and pure parsers (docs/providers.md §7), called directly
 instead of through the truthbrush CLI. ``clean_content`` comes from a real HTML parser (the seed used
 a ``<[^>]+>`` regex, which breaks on ``>`` inside attributes and leaves entities encoded).
 Classification and auth are :mod:`marketpipe.providers.truth_social.client`.

@@ -1,4 +1,4 @@
-"""X API v2 (spec/provider-apis.md §6): one module per topic — client (classification, auth, per-endpoint windows), timeline (users and posts).
+"""X API v2 (docs/providers.md §6): one module per topic — client (classification, auth, per-endpoint windows), timeline (users and posts).
 
 ``PROVIDER`` is this provider's catalogue entry; ``PROBE`` is the call ``marketpipe check`` makes.
 """

@@ -1,4 +1,4 @@
-"""X API v2 (spec/provider-apis.md §6): ``Authorization: Bearer`` app token, problem-JSON errors,
+"""X API v2 (docs/providers.md §6): ``Authorization: Bearer`` app token, problem-JSON errors,
 absolute ``x-rate-limit-reset`` (no Retry-After); free tier ≈ one timeline read per 15 minutes per
 token and ~100 reads per month.
 """

@@ -1,4 +1,4 @@
-"""X API v2 requests and pure parsers (spec/provider-apis.md §6): user lookup by username and the user
+"""X API v2 requests and pure parsers (docs/providers.md §6): user lookup by username and the user
 Post timeline with a ``since_id`` cursor. Classification and windows are
 :mod:`marketpipe.providers.x.client`; requests carry its scopes so its per-endpoint windows hold.
 """

@@ -1,4 +1,4 @@
-"""Alpha Vantage (spec §1): one ``/query`` URL, ``function`` selects the dataset; every failure is HTTP 200.
+"""Alpha Vantage (docs/providers.md §1): one ``/query`` URL, ``function`` selects the dataset; every failure is HTTP 200.
 
 Quirks reproduced: all fundamentals are strings with ``"None"`` for missing values; unknown symbols
 give ``{}``; the calendars are CSV (CRLF, quoted names, a download content type) and, under quota, carry
@@ -36,7 +36,7 @@ from marketpipe.sandbox.world import (
 
 router = APIRouter()
 
-# -- verbatim texts (spec §1.4) ------------------------------------------------------------------
+# -- verbatim texts (docs/providers.md §1.4) ------------------------------------------------------------------
 KEY_ERROR = (
     "the parameter apikey is invalid or missing. Please claim your free API key on "
     "(https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds."
@@ -591,7 +591,7 @@ def ipo_calendar_csv(world: World, now: datetime) -> str:
             (event["symbol"], event["name"], event["day"].isoformat(), f"{event['price_low']:.2f}",
              f"{event['price_high']:.2f}", "USD", exchange)
         )  # fmt: skip
-    # SPAC rights/units list with a 0,0 price range (spec §1.3).
+    # SPAC rights/units list with a 0,0 price range (docs/providers.md §1.3).
     monday = today - timedelta(days=today.weekday())
     while monday <= last:
         rng = world.rng("av-spac", monday.toordinal())
@@ -854,7 +854,7 @@ def economic_csv(payload: dict[str, Any]) -> str:
     return _csv(("timestamp", "value"), [(row["date"], row["value"]) for row in payload["data"]])
 
 
-# -- ETF profile [U: not in spec §1.2; shape from the public documentation, used by the seed] -------
+# -- ETF profile [U: not in docs/providers.md §1.2; shape from the public documentation, used by the seed] -------
 _SELECT_SECTOR = "1998-12-16"
 #: symbol → (GICS sectors held (empty = all), number of holdings, expense ratio, inception date)
 ETFS: dict[str, tuple[tuple[str, ...], int, str, str]] = {
@@ -958,7 +958,7 @@ def _demo_allowed(function: str, params: dict[str, str]) -> bool:
 
 @router.get("/query")
 async def query(request: Request) -> Response:
-    """``GET /query?function=...&apikey=...`` — every Alpha Vantage function of spec §1.2."""
+    """``GET /query?function=...&apikey=...`` — every Alpha Vantage function of docs/providers.md §1.2."""
     params = dict(request.query_params)
     function = (params.get("function") or "").upper()
     call = await gate(request, "alpha_vantage", endpoint=function or "-", key=params.get("apikey"))
@@ -979,7 +979,7 @@ async def query(request: Request) -> Response:
             return call.json(invalid_call(function))
         company = _company_or_none(world, symbol)
         if company is None:
-            return call.json({})  # unknown symbol, ETF or delisted → {} (spec §1.3)
+            return call.json({})  # unknown symbol, ETF or delisted → {} (docs/providers.md §1.3)
         if function == "OVERVIEW":
             return call.json(overview(world, company, now))
         if function == "EARNINGS":

@@ -1,4 +1,4 @@
-"""Bithumb public API simulator (spec §8): v1 (Upbit-compatible) market list and tickers, legacy ticker.
+"""Bithumb public API simulator (docs/providers.md §8): v1 (Upbit-compatible) market list and tickers, legacy ticker.
 
 No auth. Public calls are limited to 150 requests/second per IP (here: per caller, key id ``-``).
 v1 errors are HTTP statuses with ``{"error": {"name", "message"}}``; the legacy API always answers
@@ -23,7 +23,7 @@ NAME = "bithumb"
 #: Where the sandbox mounts it (the real base URL's path layout below this prefix).
 PREFIX = "/bithumb"
 SECOND_LIMIT = 150
-#: Clients chunk ``markets=`` to ≤100 codes (spec §8.1); the simulator accepts a little more.
+#: Clients chunk ``markets=`` to ≤100 codes (docs/providers.md §8.1); the simulator accepts a little more.
 MAX_MARKETS_PER_CALL = 200
 LEGACY_INVALID = {"status": "5500", "message": "Invalid Parameter"}
 
@@ -31,7 +31,7 @@ router = APIRouter()
 
 
 def _quota_reply(call: Call, decision: QuotaDecision) -> Response:
-    # [U] exact Bithumb text; Upbit-style error object with a 429 (spec §8.1 "Rate-limit overrun → 429").
+    # [U] exact Bithumb text; Upbit-style error object with a 429 (docs/providers.md §8.1 "Rate-limit overrun → 429").
     return json_response({"error": {"name": "too_many_requests", "message": "Too many API requests."}}, 429)
 
 

@@ -271,7 +271,7 @@ def _fmt_date(ms: int, shift: timedelta = timedelta(0)) -> tuple[str, str]:
 
 
 def ticker(seed: int, market: Market, now: float, *, kst_timestamp_quirk: bool = True) -> dict[str, Any]:
-    """The v1 ``/v1/ticker`` object for ``market`` as of ``now`` (26 fields, spec §8.1)."""
+    """The v1 ``/v1/ticker`` object for ``market`` as of ``now`` (26 fields, docs/providers.md §8.1)."""
     trade_ms = last_trade_ms(seed, market, now)
     trade_t = trade_ms / 1000
     day_start = _day_start_kst(trade_t)
@@ -307,7 +307,7 @@ def ticker(seed: int, market: Market, now: float, *, kst_timestamp_quirk: bool =
         "trade_time": trade_time,
         "trade_date_kst": trade_date_kst,
         "trade_time_kst": trade_time_kst,
-        # Bithumb quirk (spec §8.1): KST wall-clock encoded as if UTC, 9 h ahead of true epoch.
+        # Bithumb quirk (docs/providers.md §8.1): KST wall-clock encoded as if UTC, 9 h ahead of true epoch.
         "trade_timestamp": trade_ms + (KST_MS if kst_timestamp_quirk else 0),
         "opening_price": opening,
         "high_price": high_p,
@@ -359,7 +359,7 @@ def _week52(
 
 
 def legacy_ticker(seed: int, market: Market, now: float) -> dict[str, str]:
-    """The legacy ``/public/ticker`` object for one coin: every value a string (spec §8.2)."""
+    """The legacy ``/public/ticker`` object for one coin: every value a string (docs/providers.md §8.2)."""
     v1 = ticker(seed, market, now)
     fluctate = v1["trade_price"] - _quote_round(market, price_in_quote(seed, market, now - 86400))
     base = float(v1["trade_price"]) - fluctate

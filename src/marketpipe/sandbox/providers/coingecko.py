@@ -1,4 +1,4 @@
-"""CoinGecko v3 (Demo plan) simulator (spec §9): ping, coins list/markets/details/tickers, derivatives, global.
+"""CoinGecko v3 (Demo plan) simulator (docs/providers.md §9): ping, coins list/markets/details/tickers, derivatives, global.
 
 Auth: ``x-cg-demo-api-key`` header or ``x_cg_demo_api_key`` query parameter (keyless calls work with a
 much lower shared limit, as on the public root). A Pro key sent to this (demo) root gets the 400
@@ -618,7 +618,7 @@ _DERIVATIVE_MARKETS = (
 
 @router.get("/derivatives")
 async def derivatives(request: Request) -> Response:
-    """``GET /derivatives`` — perpetuals and dated futures; ``price`` is a string (spec §9.3)."""
+    """``GET /derivatives`` — perpetuals and dated futures; ``price`` is a string (docs/providers.md §9.3)."""
     call, refusal = await _open(request, "/derivatives")
     if refusal is not None:
         return refusal

@@ -1,4 +1,4 @@
-"""Finnhub REST simulator (spec §2.1–§2.3): news, company news, earnings, quote, plus IPOs/symbols/profile.
+"""Finnhub REST simulator (docs/providers.md §2.1–§2.3): news, company news, earnings, quote, plus IPOs/symbols/profile.
 
 Auth is ``?token=`` or the ``X-Finnhub-Token`` header; errors use real HTTP statuses with
 ``{"error": ...}`` bodies; every key gets 60 calls/minute and 30 calls/second, reported in
@@ -39,7 +39,7 @@ PREMIUM_PATHS = (
     "/stock/financials-reported",
     "/stock/transcripts",
 )
-#: Quote snapshots lag real time on the real API (spec §2.2, observed ~20–30 s).
+#: Quote snapshots lag real time on the real API (docs/providers.md §2.2, observed ~20–30 s).
 QUOTE_LAG_S = 25
 EXCHANGES = {"US"}
 
@@ -208,7 +208,7 @@ async def stock_earnings(request: Request) -> Response:
 
 @router.get("/calendar/ipo")
 async def ipo_calendar(request: Request) -> Response:
-    """``/calendar/ipo?from&to`` [U: shape from Finnhub's docs, not in spec §2.2]."""
+    """``/calendar/ipo?from&to`` [U: shape from Finnhub's docs, not in docs/providers.md §2.2]."""
     call = await _open(request, "calendar/ipo")
     if call.reply is not None:
         return call.reply
@@ -312,7 +312,7 @@ PROVIDER = ProviderSpec(
     invalid_key_reply=lambda call: json_response(BAD_KEY, 401),
     quota_reply=_quota_reply,
     quota_headers=_rate_headers,
-    description="Finnhub REST /api/v1 (spec §2): news, company-news, earnings, quote; 60/min + 30/s per key.",
+    description="Finnhub REST /api/v1 (docs/providers.md §2): news, company-news, earnings, quote; 60/min + 30/s per key.",
 )
 
 

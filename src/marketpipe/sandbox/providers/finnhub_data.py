@@ -1,4 +1,4 @@
-"""Deterministic Finnhub content: company news, market news, earnings, IPOs (spec §2.2).
+"""Deterministic Finnhub content: company news, market news, earnings, IPOs (docs/providers.md §2.2).
 
 Pure functions of (company list, day, clock). Every value derives from a string-seeded
 ``random.Random`` so the same world yields the same news on every run and in every process, and a
@@ -123,7 +123,7 @@ def company_news_for_day(company: CompanyLike, day: date, price: float, seed: in
     """All company-news items about ``company`` published on ``day`` (UTC), oldest first.
 
     0–4 items a day (fewer at weekends); some share a headline across sources, some have an empty
-    image or summary, and the url is usually a Finnhub redirect (spec §2.2).
+    image or summary, and the url is usually a Finnhub redirect (docs/providers.md §2.2).
     """
     rng = _rng("finnhub-company-news", seed, company.symbol, day.isoformat())
     count = rng.choice((0, 1, 1, 2, 2, 3, 4)) if day.weekday() < 5 else rng.choice((0, 0, 1))
@@ -439,7 +439,7 @@ def ipo_events(first: date, last: date, seed: int) -> list[dict[str, Any]]:
 
 
 def ipo_calendar(date_from: date, date_to: date, now: datetime, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """``/calendar/ipo`` [U: not in spec §2.2; shape from Finnhub's public docs]."""
+    """``/calendar/ipo`` [U: not in docs/providers.md §2.2; shape from Finnhub's public docs]."""
     rows = []
     for event in ipo_events(date_from, date_to, seed):
         priced = event["day"] <= now.date()

@@ -1,4 +1,4 @@
-"""Finnhub trades WebSocket simulator (spec §2.4).
+"""Finnhub trades WebSocket simulator (docs/providers.md §2.4).
 
 ``ws://<sandbox>/finnhub/ws?token=<KEY>``. The client sends ``{"type":"subscribe","symbol":"AAPL"}`` /
 ``{"type":"unsubscribe",...}``; the server streams ``{"type":"trade","data":[{"s","p","t","v","c"}, ...]}``
@@ -522,5 +522,5 @@ PROVIDER = ProviderSpec(
     on_reset=_reset,
     missing_key_reply=lambda call: json_response({"error": "Please use an API key."}, 401),
     invalid_key_reply=lambda call: json_response({"error": "Invalid API key"}, 401),
-    description="Finnhub trades WebSocket (spec §2.4): subscribe/unsubscribe, batched trades, pings, faults.",
+    description="Finnhub trades WebSocket (docs/providers.md §2.4): subscribe/unsubscribe, batched trades, pings, faults.",
 )

@@ -1,4 +1,4 @@
-"""Financial Modeling Prep simulator, ``/stable`` generation (spec §5).
+"""Financial Modeling Prep simulator, ``/stable`` generation (docs/providers.md §5).
 
 Auth is ``apikey`` (query or header); ``demo`` and unknown keys get the 401 "Invalid API KEY" body;
 250 calls per day per key, refused with ``{"Error Message": "Limit Reach . ..."}`` as HTTP 429 (or
@@ -74,7 +74,7 @@ _INTERNATIONAL_SUFFIXES = (".NS", ".L", ".TO", ".DE", ".HK", ".T")
 
 
 class FmpSettings(BaseModel):
-    """Plan behaviour that varies between accounts and over time (spec §5.4 [U])."""
+    """Plan behaviour that varies between accounts and over time (docs/providers.md §5.4 [U])."""
 
     quota_status: int = Field(default=429, description="HTTP status of the 'Limit Reach' reply (429 or 200).")
     premium_symbols: list[str] = Field(
@@ -406,7 +406,7 @@ async def profile(request: Request) -> Response:
 
 @router.get("/quote")
 async def quote(request: Request) -> Response:
-    """Real-time-ish quote, a one-element array [U: shape from FMP's stable docs, not in spec §5]."""
+    """Real-time-ish quote, a one-element array [U: shape from FMP's stable docs, not in docs/providers.md §5]."""
     opened = await _open_company(request, "quote")
     if isinstance(opened, Response):
         return opened
@@ -508,5 +508,5 @@ PROVIDER = ProviderSpec(
     missing_key_reply=lambda call: json_response(INVALID_KEY_BODY, 401),
     invalid_key_reply=lambda call: json_response(INVALID_KEY_BODY, 401),
     quota_reply=_quota_reply,
-    description="Financial Modeling Prep /stable (spec §5): calendars, profile, constituents; 250/day per key.",
+    description="Financial Modeling Prep /stable (docs/providers.md §5): calendars, profile, constituents; 250/day per key.",
 )

@@ -1,4 +1,4 @@
-"""FRED simulator (spec §3): ``/series/observations`` and ``/series`` with FRED's quirks.
+"""FRED simulator (docs/providers.md §3): ``/series/observations`` and ``/series`` with FRED's quirks.
 
 Values are strings, missing ones ``"."``; ``count``/``offset``/``limit`` paginate; ``units``,
 ``frequency``/``aggregation_method`` and ``sort_order`` are honoured; the default ``file_type`` is
@@ -228,7 +228,7 @@ def series_payload(call: Call, series: fred_data.FredSeries) -> dict[str, Any]:
 
 @router.get("/series")
 async def series_info(request: Request) -> Response:
-    """Metadata of one series [U: shape from FRED's docs; not in spec §3]."""
+    """Metadata of one series [U: shape from FRED's docs; not in docs/providers.md §3]."""
     call = await _open(request, "series")
     if call.reply is not None:
         return call.reply
@@ -258,5 +258,5 @@ PROVIDER = ProviderSpec(
     missing_key_reply=lambda call: error_reply(call, 400, MSG_KEY_MISSING),
     invalid_key_reply=_invalid_key,
     quota_reply=_quota,
-    description="FRED /fred (spec §3): series/observations and series; 120/min per key; 32-char keys.",
+    description="FRED /fred (docs/providers.md §3): series/observations and series; 120/min per key; 32-char keys.",
 )

@@ -1,4 +1,4 @@
-"""Deterministic FRED series: catalogue, observations, unit transforms (spec §3).
+"""Deterministic FRED series: catalogue, observations, unit transforms (docs/providers.md §3).
 
 Each value is a closed-form function of (series, date) — trend + slow cycles + hashed noise — so any
 window is computed without replaying history, and the same date always has the same value. Values are

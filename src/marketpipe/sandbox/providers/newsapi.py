@@ -1,4 +1,4 @@
-"""NewsAPI simulator (spec §4): ``/everything``, ``/top-headlines``, ``/top-headlines/sources``.
+"""NewsAPI simulator (docs/providers.md §4): ``/everything``, ``/top-headlines``, ``/top-headlines/sources``.
 
 Key via ``apiKey`` or ``X-Api-Key`` (or ``Authorization``). Errors are
 ``{"status":"error","code","message"}``; the Developer plan's limits hold: 50 requests per 12 hours
@@ -226,7 +226,7 @@ def headlines_payload(call: Call, params: Any) -> dict[str, Any]:
     language = params.get("language")
     query = _query(params, "q")
     if sources and (country or category):
-        # Code confirmed by client-library issue threads (bzarras/newsapi #13, #17); not in spec §4.3.
+        # Code confirmed by client-library issue threads (bzarras/newsapi #13, #17) (docs/providers.md §4.3).
         raise _Refusal(400, "parametersIncompatible", MSG_MIX_SOURCES)
     if not (sources or country or category or query or language):
         raise _Refusal(400, "parametersMissing", MSG_HEADLINES_MISSING)
@@ -318,5 +318,5 @@ PROVIDER = ProviderSpec(
     invalid_key_reply=lambda call: error(401, "apiKeyInvalid", MSG_KEY_INVALID),
     quota_reply=lambda call, decision: error(429, "rateLimited", MSG_RATE),
     server_error_reply=lambda call, status: error(status, "unexpectedError", "An unexpected error occurred."),
-    description="NewsAPI /v2 (spec §4): everything, top-headlines, sources; Developer plan 50 per 12 h per key.",
+    description="NewsAPI /v2 (docs/providers.md §4): everything, top-headlines, sources; Developer plan 50 per 12 h per key.",
 )

@@ -1,4 +1,4 @@
-"""Deterministic NewsAPI articles, the source list and the ``q`` query language (spec §4).
+"""Deterministic NewsAPI articles, the source list and the ``q`` query language (docs/providers.md §4).
 
 A day's articles are a pure function of (seed, day, companies): the same query on the same sandbox day
 returns the same articles, and a new day brings new ones. Titles mention real companies and tickers
@@ -79,7 +79,7 @@ SOURCES_BY_ID = {source.source_id: source for source in SOURCES if source.source
 CATEGORIES = ("business", "entertainment", "general", "health", "science", "sports", "technology")
 LANGUAGES = ("ar", "de", "en", "es", "fr", "he", "it", "nl", "no", "pt", "ru", "sv", "ud", "zh")
 
-#: Macro topics; the seed's NewsAPI plan searches exactly these keywords (spec/seed-system.md §2e).
+#: Macro topics; the seed's NewsAPI plan searches exactly these keywords (docs/seed.md §2e).
 TOPICS = (
     "economy", "business", "technology", "IPO", "inflation", "tariff", "trade war", "sanctions", "war",
     "politics", "election", "government policy", "congress", "diplomatic", "nuclear", "military",

@@ -1,4 +1,4 @@
-"""The S&P 500 constituents page (spec §10): Wikipedia's "List of S&P 500 companies", served as HTML.
+"""The S&P 500 constituents page (docs/providers.md §10): Wikipedia's "List of S&P 500 companies", served as HTML.
 
 The first table is ``id="constituents"`` (class ``wikitable sortable``) with the current columns
 (``Symbol | Security | GICS Sector | GICS Sub-Industry | Headquarters Location | Date added | CIK |

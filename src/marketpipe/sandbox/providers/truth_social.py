@@ -1,4 +1,4 @@
-"""Truth Social (Mastodon fork) simulator, as the ``truthbrush`` client sees it (spec §7).
+"""Truth Social (Mastodon fork) simulator, as the ``truthbrush`` client sees it (docs/providers.md §7).
 
 - ``POST /oauth/v2/token`` (password grant, JSON or form body) issues a Bearer token. As on the real site
   it sits beside ``/api`` (``https://truthsocial.com/oauth/v2/token``): the sandbox serves it at
@@ -244,7 +244,7 @@ def _link_header(request: Request, oldest_id: int, newest_id: int) -> str:
 
 @router.get("/v1/trends")
 async def trends(request: Request) -> Response:
-    """20 trending tags; history numbers are strings, ``days_ago`` an integer (spec §7.4)."""
+    """20 trending tags; history numbers are strings, ``days_ago`` an integer (docs/providers.md §7.4)."""
     call, refusal = await _open(request, "/v1/trends")
     if refusal is not None:
         return refusal

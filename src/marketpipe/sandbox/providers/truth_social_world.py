@@ -1,7 +1,7 @@
 """Truth Social accounts, statuses and trending tags, as pure functions of the seed and the clock.
 
 Statuses follow the same slot scheme as the X simulator (a seeded coin flip per time slot); their ids are
-Mastodon snowflakes ``(unix_ms << 16) | sequence`` (spec §7.5), so ``max_id``/``min_id`` are time bounds.
+Mastodon snowflakes ``(unix_ms << 16) | sequence`` (docs/providers.md §7.5), so ``max_id``/``min_id`` are time bounds.
 Content is HTML, about a fifth carry media, a few mention accounts or carry hashtags, some are replies
 and some are ReTruths (empty ``content`` with the original in ``reblog``).
 """
@@ -75,7 +75,7 @@ def snowflake_ms(status_id: int) -> int:
 
 
 def account_object(account: Account, now_ms: int, seed: int) -> dict[str, Any]:
-    """The account object (spec §7.2 keys, in truthbrush's order)."""
+    """The account object (docs/providers.md §7.2 keys, in truthbrush's order)."""
     path = "/".join(account.id[i : i + 3] for i in range(0, 18, 3))
     last = latest_status_ms(seed, account, now_ms)
     return {
@@ -323,7 +323,7 @@ def _counts(seed: int, status: Status, now_ms: int) -> tuple[int, int, int]:
 
 
 def status_object(seed: int, status: Status, now_ms: int, *, pinned: bool = False) -> dict[str, Any]:
-    """The status JSON, with every key of spec §7.3 in truthbrush's order."""
+    """The status JSON, with every key of docs/providers.md §7.3 in truthbrush's order."""
     account = status.account
     url = f"{SITE}/@{account.username}/{status.id}"
     reblog = status_object(seed, status.reblog_of, now_ms) if status.reblog_of is not None else None
@@ -407,7 +407,7 @@ _TREND_TAGS = (
 
 
 def trending_tags(seed: int, now: float, count: int = 20) -> list[dict[str, Any]]:
-    """``/v1/trends``: ``count`` tags with 7 days of string-typed history, newest first (spec §7.4)."""
+    """``/v1/trends``: ``count`` tags with 7 days of string-typed history, newest first (docs/providers.md §7.4)."""
     today = int(now // 86400) * 86400
     scored: list[tuple[int, str, list[dict[str, Any]]]] = []
     for tag in _TREND_TAGS:

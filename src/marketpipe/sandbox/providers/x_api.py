@@ -1,4 +1,4 @@
-"""X API v2 simulator (spec §6): user lookup by username and the user Post timeline.
+"""X API v2 simulator (docs/providers.md §6): user lookup by username and the user Post timeline.
 
 Auth is ``Authorization: Bearer <app token>``; a missing or bad token gets the 401 problem JSON. Every
 metered reply carries ``x-rate-limit-limit/remaining/reset`` for its endpoint's 15-minute window (no

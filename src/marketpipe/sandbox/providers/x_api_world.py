@@ -18,7 +18,7 @@ from typing import Any
 from marketpipe.sandbox.providers.coingecko_universe import pick, unit
 
 TWEPOCH_MS = 1288834974657
-#: X serves only about this many of an account's most recent posts (spec §6.1).
+#: X serves only about this many of an account's most recent posts (docs/providers.md §6.1).
 TIMELINE_DEPTH = 3200
 POST_PROBABILITY = 0.85
 

@@ -1,6 +1,6 @@
 """Finnhub trades WebSocket client: frame parsing, subscriptions, reconnects.
 
-Wire contract (spec/provider-apis.md §2.4): connect to ``<ws base>?token=<key>``, send
+Wire contract (docs/providers.md §2.4): connect to ``<ws base>?token=<key>``, send
 ``{"type":"subscribe","symbol":"AAPL"}`` per symbol, receive ``{"type":"trade","data":[{s,p,t,v,c}]}``
 batches, ``{"type":"ping"}`` heartbeats and ``{"type":"error","msg":...}`` replies (notably
 "Subscribing to too many symbols" past the ≈50-symbol free-tier cap).
@@ -44,7 +44,7 @@ from marketpipe.stream.producers.stats import ProducerStats, logfmt
 
 log = logging.getLogger(__name__)
 
-#: The free-tier symbol cap per connection (measured ≈50; spec §2.4).
+#: The free-tier symbol cap per connection (measured ≈50; docs/providers.md §2.4).
 FINNHUB_SYMBOL_CAP = 50
 TOO_MANY_SYMBOLS = "too many symbols"
 #: Trade times before this are not milliseconds (2001-09-09 in ms) — a seconds/ms mix-up.
