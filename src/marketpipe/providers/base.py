@@ -153,14 +153,6 @@ def classify_status(reply: Reply) -> Outcome | None:
     return Outcome(OutcomeKind.MALFORMED, f"HTTP {status}: {text}")
 
 
-def json_body(reply: Reply, provider: str) -> Any:
-    """The reply as JSON, or :class:`MalformedResponse`."""
-    try:
-        return reply.json()
-    except ValueError:
-        raise MalformedResponse(provider, f"expected JSON, got {reply.excerpt(80)!r}") from None
-
-
 # -- records a parser could not use -----------------------------------------------------------------
 
 _drops: ContextVar[list[tuple[str, Any]] | None] = ContextVar("marketpipe_parser_drops", default=None)
@@ -289,11 +281,3 @@ def to_date(value: Any) -> date | None:
         except ValueError:
             continue
     return None
-
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def snake(name: str) -> str:
-    """``PERatio`` → ``pe_ratio`` style conversion used for documentation and tests."""
-    return _CAMEL.sub("_", name).lower()

@@ -93,10 +93,6 @@ class ProducerStats:
         logger.log(level, logfmt(fields))
         return rates
 
-    def overall_rate(self, name: str) -> float:
-        """Average per-second rate of ``name`` since this object was made."""
-        return self.get(name) / max(self._clock() - self._started, 1e-9)
-
 
 class ProducerStatsCollector(Collector):
     """Prometheus view of a :class:`ProducerStats`: every counter as ``marketpipe_producer_<name>_total``.
