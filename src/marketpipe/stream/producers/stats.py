@@ -50,7 +50,7 @@ class ProducerStats:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._last_counts: Counter[str] = Counter()
-        self._started = self._last_report = clock()
+        self._last_report = clock()
         #: Callables returning None when healthy or a reason (served as ``/healthz``).
         self.health_checks: list[Callable[[], str | None]] = []
 
