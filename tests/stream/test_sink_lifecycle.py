@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from marketpipe.runtime.kafka import ApacheKafkaBroker
@@ -142,3 +143,62 @@ def test_sigterm_with_the_broker_gone_exits_promptly(
         if proc is not None:
             _stop(proc)
         broker.stop()
+
+
+def _holder(bootstrap: str, group: str, instance_id: str) -> str | None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    (future,) = admin.describe_consumer_groups([group]).values()
+    try:
+        members = future.result(timeout=10).members
+    except KafkaException:
+        return None
+    return next((m.client_id for m in members if m.group_instance_id == instance_id), None)
+
+
+def test_a_sink_fenced_under_its_own_client_id_rejoins_and_keeps_consuming(
+    kafka_bootstrap: str, kafka_topic: Callable[..., str], pg_dsn: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The cluster rehearsal's flake: after kill -9 of the group coordinator, sinks with distinct ids
+    were fenced on an OffsetCommit ("Static consumer fenced by other consumer with same
+    group.instance.id") although nobody else held their ids, and exited. A fencing in which the
+    coordinator shows our own client id holding our member id is that self-fence: rejoin, don't exit.
+
+    Reproduced here by a second consumer that joins with the sink's member id AND its client id (what
+    the coordinator sees after the failover); the sink must fence it back and write every trade.
+    """
+    topic = kafka_topic("self-fence")
+    kafka_topic(f"{topic}-dlq")
+    sink = _sink(
+        kafka_bootstrap, topic, "g-self", pg_dsn, redis_url, tmp_path, MARKETPIPE_STREAM_INSTANCE_ID="sf-0"
+    )
+    intruder = None
+    try:
+        deadline = time.monotonic() + 60
+        while (ours := _holder(kafka_bootstrap, "g-self", "sf-0")) is None:
+            assert time.monotonic() < deadline and sink.poll() is None
+            time.sleep(0.5)
+        trades = make_trades(1000, seed=5)
+        first, second = trades[:500], trades[500:]
+        produce(kafka_bootstrap, topic, first)
+        intruder = Consumer({
+            "bootstrap.servers": kafka_bootstrap, "group.id": "g-self", "group.instance.id": "sf-0",
+            "client.id": ours, "session.timeout.ms": 10000, "enable.auto.commit": False,
+        })  # fmt: skip
+        intruder.subscribe([topic])
+        intruder.consume(10, 5.0)  # joins: the sink's member id now maps to the intruder
+        produce(kafka_bootstrap, topic, second)
+        deadline = time.monotonic() + 90
+        while _rows(pg_dsn) < len(trades):
+            assert sink.poll() is None, "the self-fenced sink exited"
+            assert time.monotonic() < deadline, f"{_rows(pg_dsn)} rows"
+            intruder.poll(0.1)  # let the intruder learn it was fenced back
+            time.sleep(0.4)
+        assert _rows(pg_dsn) == len(trades)
+        assert sink.poll() is None
+    finally:
+        if intruder is not None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                intruder.close()
+        sink.terminate()
+        _, err = sink.communicate(timeout=60)
+    assert "rejoining" in err, err[-3000:]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
+from confluent_kafka import KafkaError
 from prometheus_client import generate_latest
 
 from marketpipe.backoff import Backoff
 from marketpipe.stream.metrics import COUNTERS, SinkMetrics
 from marketpipe.stream.sink.errors import SinkError
+from marketpipe.stream.sink.fencing import RejoinBudget, client_id, holder_of, is_fenced
 from marketpipe.stream.sink.health import Health
 from marketpipe.stream.sink.membership import MemberId
 from marketpipe.stream.sink.postgres import pg_backoff, wait
@@ -88,3 +91,25 @@ def test_member_ids_on_one_host_differ_and_a_released_slot_is_reused() -> None:
     for member in (second, third):
         member.release()
     assert MemberId(group, "pod-3", "#2").value == "pod-3#2"
+
+
+def test_a_fencing_is_ours_when_nobody_or_our_own_client_id_holds_the_member_id() -> None:
+    ours, theirs = client_id("trades"), client_id("trades")
+    assert ours != theirs and ours.startswith("marketpipe-sink-trades-")
+    members = [
+        SimpleNamespace(group_instance_id="sink-1", client_id=theirs),
+        SimpleNamespace(group_instance_id="sink-0", client_id=ours),
+    ]
+    assert holder_of(members, "sink-0") == ours
+    assert holder_of(members, "sink-1") == theirs
+    assert holder_of(members, "sink-9") is None
+    assert holder_of([SimpleNamespace(client_id=theirs)], "sink-0") is None  # dynamic members hold no id
+    assert is_fenced(KafkaError(KafkaError.FENCED_INSTANCE_ID, "fenced", fatal=True))
+    assert not is_fenced(KafkaError(KafkaError._FATAL, "Fatal error: other", fatal=True))
+
+
+def test_rejoins_are_bounded_per_window() -> None:
+    budget = RejoinBudget(limit=2, window_s=60)
+    assert budget.take(0.0) and budget.take(10.0)
+    assert not budget.take(20.0)  # a third fencing within a minute: stop instead of ping-ponging
+    assert budget.take(61.0)  # the first one left the window

@@ -69,6 +69,7 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "batches": ("Batches committed", ()),
     "redis_errors": ("Failed Redis updates", ()),
     "pg_retries": ("PostgreSQL reconnect attempts", ()),
+    "rejoins": ("Consumer replaced after a self-fence (see stream/sink/fencing.py)", ()),
 }
 
 

@@ -24,12 +24,14 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from marketpipe.stream.bus import make_consumer
+from marketpipe.stream.bus import consumer_config, make_consumer
 from marketpipe.stream.dlq import DeadLetterQueue
 from marketpipe.stream.kinds import SinkKind
 from marketpipe.stream.metrics import SinkMetrics
 from marketpipe.stream.settings import StreamSettings
 from marketpipe.stream.sink.batch import Batch, BatchResult, Decoded, Decoder
+from marketpipe.stream.sink.errors import ConsumerDead
+from marketpipe.stream.sink.fencing import FenceJudge, RejoinBudget, client_id, is_fenced
 from marketpipe.stream.sink.health import Health
 from marketpipe.stream.sink.membership import MemberId
 from marketpipe.stream.sink.postgres import PostgresWriter
@@ -65,6 +67,8 @@ class Sink:
         self.dsn = dsn
         self.metrics = SinkMetrics(kind.name)
         self._stop = False
+        #: A fatal consumer error not handled yet (the consumer is dead): see :meth:`_recover`.
+        self._dead: KafkaError | None = None
         self._stages: Stages | None = None
         self.health_state = Health(self._check_stages, lambda: self._stop)
         self.decoder = Decoder(kind, self.settings, self._fatal_in_batch)
@@ -78,14 +82,21 @@ class Sink:
         self.first_batch_at: float | None = None
         self.member = MemberId(self.group, self.settings.instance_id, member_suffix)
         overrides: dict[str, Any] = {
-            "client.id": f"marketpipe-sink-{kind.name}",
+            "client.id": client_id(kind.name),  # per process: tells a self-fence from a duplicate
             "max.poll.interval.ms": 600000,
             "error_cb": self._on_kafka_error,
             # Static membership: a restarted sink with the same id takes its partitions back at once.
             "group.instance.id": self.member.value,
         }
         overrides.update(consumer_overrides or {})
+        self._bootstrap, self._consumer_overrides = bootstrap, overrides
         self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
+        self.fence_judge = FenceJudge(
+            consumer_config(bootstrap, self.group, **overrides),
+            self.group,
+            str(overrides["group.instance.id"]),
+        )
+        self.rejoins = RejoinBudget()
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
         self.pg = PostgresWriter(
             kind, dsn=dsn, group=self.group, dlq=self.dlq, metrics=self.metrics, stopping=lambda: self._stop
@@ -106,17 +117,68 @@ class Sink:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _on_kafka_error(self, err: KafkaError) -> None:
-        """librdkafka's error callback: a fatal error (e.g. fenced by another member with our static
-        id) ends the consumer for good — the run loop stops the process instead of idling."""
+        """librdkafka's error callback: a fatal error (e.g. fenced) ends the consumer for good; the
+        run loop then rejoins with a new one or stops the process (:meth:`_recover`), never idles."""
         if err.fatal():
-            self.health_state.fatal_error = err
-            self._stop = True
+            self._dead = self._dead or err
         else:
             log.warning("sink %s: Kafka: %s", self.kind.name, err.str())
 
     def _fatal_in_batch(self, err: KafkaError) -> None:
-        self.health_state.fatal_error = err
-        self.health_state.raise_if_fatal()
+        self._dead = self._dead or err
+        raise ConsumerDead(err.str())
+
+    def _prepare(self, msgs: list[Message]) -> Batch | None:
+        """Decode ``msgs``; None when they carry a fatal consumer error (recorded in ``_dead``)."""
+        try:
+            return self.decoder.prepare(msgs)
+        except ConsumerDead:
+            return None
+
+    def _recover(self) -> bool:
+        """After a fatal consumer error: True when the sink rejoined with a new consumer.
+
+        Only a self-fence is recovered (see :mod:`.fencing`): the batches already handed to the
+        stages finish (PostgreSQL holds their rows and offsets), the dead consumer is closed and a new
+        one with the same ids subscribes; the assignment resumes from PostgreSQL's offsets. Any other
+        fatal error, a real duplicate of our member id, or too many rejoins: False (the caller stops).
+        """
+        err, self._dead = self._dead, None
+        assert err is not None
+        if not is_fenced(err):
+            self.health_state.fatal_error = err
+            return False
+        other = self.fence_judge.other_holder()
+        if other is not None:
+            log.error(
+                "sink %s: member id %s is held by another process (%s)",
+                self.kind.name,
+                self.member.value,
+                other,
+            )
+            self.health_state.fatal_error = err
+            return False
+        if not self.rejoins.take():
+            log.error("sink %s: fenced %d times in %.0f s: giving up", self.kind.name, self.rejoins.limit,
+                      self.rejoins.window_s)  # fmt: skip
+            self.health_state.fatal_error = err
+            return False
+        log.warning("sink %s: fenced with nobody else holding member id %s (%s): rejoining",
+                    self.kind.name, self.member.value, err.str())  # fmt: skip
+        self.metrics.count("rejoins")
+        if self._stages is not None:
+            self._stages.drain()
+        with self._commit_lock:
+            self._pending_kafka_commit = []  # the dead consumer cannot commit; the next batch does
+        old = self.consumer
+        bounded(
+            lambda: _close_quietly(old),
+            self.settings.shutdown_timeout_s,
+            f"sink {self.kind.name}: closing the fenced consumer",
+        )
+        self.consumer = make_consumer(self._bootstrap, self.group, **self._consumer_overrides)
+        self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return True
 
     def _check_stages(self) -> None:
         if self._stages is not None:
@@ -159,11 +221,17 @@ class Sink:
                 self.health_state.beat()
                 msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout_s)
                 stages.check()
+                batch = self._prepare(msgs) if msgs and self._dead is None else None
+                if self._dead is not None:
+                    # The consumer died in this call: what it returned is not written (PostgreSQL's
+                    # offsets say where the next owner resumes).
+                    if self._recover():
+                        continue
+                    break
                 self._flush_kafka_commits()
-                if msgs:
+                if batch is not None:
                     if self.first_batch_at is None:
                         self.first_batch_at = time.perf_counter()
-                    batch = self.decoder.prepare(msgs)
                     stages.pg.submit(lambda b=batch: self._flush(b))  # type: ignore[misc]
                     consumed += batch.result.consumed
                     last_data = time.monotonic()
@@ -199,11 +267,11 @@ class Sink:
         def left() -> float:
             return max(0.1, deadline - time.monotonic())
 
-        def close_consumer() -> None:
-            with contextlib.suppress(KafkaException, RuntimeError):
-                self.consumer.close()
-
-        bounded(close_consumer, left(), f"sink {self.kind.name}: closing the Kafka consumer")
+        bounded(
+            lambda: _close_quietly(self.consumer),
+            left(),
+            f"sink {self.kind.name}: closing the Kafka consumer",
+        )
         self.dlq.producer.flush(min(10.0, left()))
         self.pg.close()
         self.cache.close()
@@ -303,3 +371,8 @@ class Sink:
         except (KafkaException, RuntimeError):
             pass
         return out
+
+
+def _close_quietly(consumer: Consumer) -> None:
+    with contextlib.suppress(KafkaException, RuntimeError):
+        consumer.close()
