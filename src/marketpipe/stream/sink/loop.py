@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from marketpipe.stream.bus import consumer_config, make_consumer
+from marketpipe.stream.bus import consumer_config
 from marketpipe.stream.dlq import DeadLetterQueue
 from marketpipe.stream.kinds import SinkKind
 from marketpipe.stream.metrics import SinkMetrics
@@ -89,13 +89,9 @@ class Sink:
             "group.instance.id": self.member.value,
         }
         overrides.update(consumer_overrides or {})
-        self._bootstrap, self._consumer_overrides = bootstrap, overrides
-        self.consumer: Consumer = make_consumer(bootstrap, self.group, **overrides)
-        self.fence_judge = FenceJudge(
-            consumer_config(bootstrap, self.group, **overrides),
-            self.group,
-            str(overrides["group.instance.id"]),
-        )
+        self._consumer_conf = consumer_config(bootstrap, self.group, **overrides)  # also for a rejoin
+        self.consumer = Consumer(self._consumer_conf)
+        self.fence_judge = FenceJudge(self._consumer_conf, self.group, str(overrides["group.instance.id"]))
         self.rejoins = RejoinBudget()
         self.dlq = DeadLetterQueue(bootstrap, self.group, topic=dlq_topic)
         self.pg = PostgresWriter(
@@ -176,7 +172,7 @@ class Sink:
             self.settings.shutdown_timeout_s,
             f"sink {self.kind.name}: closing the fenced consumer",
         )
-        self.consumer = make_consumer(self._bootstrap, self.group, **self._consumer_overrides)
+        self.consumer = Consumer(self._consumer_conf)
         self.consumer.subscribe([self.kind.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         return True
 
