@@ -13,6 +13,7 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError
 
 from marketpipe.stream.sink.errors import SinkError
+from marketpipe.stream.sink.fencing import is_fenced
 
 STALL_S = 120.0  # /healthz fails when the consume loop has not come round for this long
 
@@ -55,7 +56,7 @@ class Health:
         hint = (
             " (another consumer joined with the same group.instance.id: give every sink its own"
             " MARKETPIPE_STREAM_INSTANCE_ID, or leave it unset)"
-            if err.code() == KafkaError.FENCED_INSTANCE_ID or "fenced" in err.str().lower()
+            if is_fenced(err)
             else ""
         )
         raise SinkError(f"fatal Kafka consumer error: {err.str()}{hint}")
