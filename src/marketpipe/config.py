@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, create_model
+from pydantic import BeforeValidator, Field, SecretStr, create_model, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from marketpipe.providers.catalogue import key_settings, provider_names, real_base_urls, sandbox_prefixes
@@ -57,6 +57,8 @@ class Settings(_KeyPools):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # A validation error must not echo its input: that is every setting, keys and passwords too.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(default=Path(".marketpipe"), description="Where embedded services keep data.")
@@ -65,6 +67,21 @@ class Settings(_KeyPools):
     kafka_bootstrap: str | None = Field(default=None, description="Kafka bootstrap servers; unset = local.")
     kafka_flavour: Literal["apache", "tansu"] = Field(
         default="apache", description="Which local broker `up --kafka` starts when no bootstrap is set."
+    )
+    # How every Kafka client (producers, sinks, admin) authenticates to the brokers. The default talks
+    # PLAINTEXT, as the local broker does; a Strimzi cluster with a `scram-sha-512` TLS listener wants
+    # SASL_SSL + SCRAM-SHA-512, the KafkaUser's name and the password from its Secret, and the cluster
+    # CA (`<cluster>-cluster-ca-cert`, key `ca.crt`) as the CA file.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security.protocol of every client."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (with a SASL_* protocol)."
+    )
+    kafka_username: str | None = Field(default=None, description="SASL user name (a Strimzi KafkaUser).")
+    kafka_password: SecretStr | None = Field(default=None, description="SASL password (never logged).")
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, description="CA certificate file (PEM) the brokers' certificates are checked against."
     )
 
     sandbox: bool = Field(default=False, description="Talk to the local simulator instead of real APIs.")
@@ -76,6 +93,30 @@ class Settings(_KeyPools):
 
     http_timeout_s: float = 20.0
     max_quota_wait_s: float = 65.0
+
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Settings:
+        """Refuse half a Kafka security setup instead of silently connecting without it."""
+        protocol = self.kafka_security_protocol
+        sasl = protocol.startswith("SASL_")
+        if sasl and not (
+            self.kafka_username and self.kafka_password and self.kafka_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"MARKETPIPE_KAFKA_SECURITY_PROTOCOL={protocol} needs MARKETPIPE_KAFKA_USERNAME and "
+                "MARKETPIPE_KAFKA_PASSWORD"
+            )
+        if not sasl and (self.kafka_username or self.kafka_password):
+            raise ValueError(
+                "MARKETPIPE_KAFKA_USERNAME/PASSWORD are set but MARKETPIPE_KAFKA_SECURITY_PROTOCOL is "
+                f"{protocol}: set it to SASL_SSL (or SASL_PLAINTEXT) so the credentials are used"
+            )
+        if self.kafka_ssl_ca_location is not None and not protocol.endswith("SSL"):
+            raise ValueError(
+                f"MARKETPIPE_KAFKA_SSL_CA_LOCATION is set but MARKETPIPE_KAFKA_SECURITY_PROTOCOL is {protocol}: "
+                "use SSL or SASL_SSL"
+            )
+        return self
 
     @property
     def sandbox_url(self) -> str:

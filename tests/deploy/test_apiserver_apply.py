@@ -222,7 +222,7 @@ def test_a_crd_schema_violation_is_rejected(deployed: Deployed) -> None:
 
 
 def test_a_crd_cel_rule_is_evaluated(deployed: Deployed) -> None:
-    # The offline validator cannot run CEL (x-kubernetes-validations); the API server does.
+    # The API server evaluates CEL (x-kubernetes-validations) itself, as the offline validator now does.
     kafka = _first(deployed.docs, "Kafka")
     kafka["metadata"]["name"] = "bad-rack"
     kafka["spec"]["kafka"]["rack"] = {"type": "environment-variable", "envVarName": ""}

@@ -41,7 +41,7 @@ def test_every_object_of_every_overlay_is_valid(built: dict[Path, list[Doc]]) ->
 
 def test_strimzi_resources_use_the_served_api(main_docs: list[Doc]) -> None:
     strimzi = [d for d in main_docs if d["apiVersion"].startswith("kafka.strimzi.io/")]
-    assert {d["kind"] for d in strimzi} == {"Kafka", "KafkaNodePool", "KafkaTopic"}
+    assert {d["kind"] for d in strimzi} == {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
     assert {d["apiVersion"] for d in strimzi} == {"kafka.strimzi.io/v1"}
     assert strimzi_schemas().release == "strimzi-1.2.0"
 
@@ -126,11 +126,23 @@ def test_crd_validation_rejects_a_listener_without_required_fields(main_docs: li
         strimzi_schemas().validate(kafka)
 
 
-def test_crd_validation_rejects_values_under_unchecked_cel_rules(main_docs: list[Doc]) -> None:
+def test_crd_validation_evaluates_the_cel_rules(main_docs: list[Doc]) -> None:
+    """The CRDs' x-kubernetes-validations run offline too: what they allow passes, what they forbid fails."""
     kafka = _first(main_docs, "Kafka")
     kafka["spec"]["kafka"]["rack"] = {"topologyKey": "topology.kubernetes.io/zone"}
-    with pytest.raises(ManifestError, match="CEL rules are not checked offline"):
+    strimzi_schemas().validate(kafka)
+    kafka["spec"]["kafka"]["rack"] = {"type": "environment-variable", "envVarName": ""}
+    with pytest.raises(ManifestError, match="envVarName property is required"):
         strimzi_schemas().validate(kafka)
+
+    user = _first(main_docs, "KafkaUser")
+    strimzi_schemas().validate(copy.deepcopy(user))
+    user["spec"]["authentication"]["validityDays"] = 30
+    with pytest.raises(ManifestError, match="can be configured only with 'type: tls'"):
+        strimzi_schemas().validate(user)
+    user["spec"]["authentication"] = {"type": "tls", "validityDays": 30, "renewalDays": 60}
+    with pytest.raises(ManifestError, match="'renewalDays' must be less than 'validityDays'"):
+        strimzi_schemas().validate(user)
 
 
 def test_crd_validation_checks_metadata(main_docs: list[Doc]) -> None:

@@ -155,13 +155,108 @@ def test_each_pod_gets_only_the_secrets_its_job_needs(main_docs: list[Doc]) -> N
             assert "MARKETPIPE_REDIS_URL" not in env, name
         if env.get("MARKETPIPE_DATABASE_URL") == WRITER:
             assert name.startswith("sink-") or name == "marketpipe-migrate", name
-    assert refs["bithumb-producer"] == {}
+    assert refs["bithumb-producer"] == {
+        "MARKETPIPE_KAFKA_PASSWORD": ("marketpipe-bithumb-producer", "password")
+    }
     # Finnhub drops both connections sharing a key: the three Finnhub producer groups use disjoint Secrets.
     finnhub = [
         refs[n]["MARKETPIPE_FINNHUB_KEYS"]
         for n in ("finnhub-producer", "etf-producer", "topgainers-producer")
     ]
     assert len(set(finnhub)) == 3
+
+
+# ---- Kafka: TLS + SCRAM users with least-privilege ACLs --------------------------------------------
+
+KAFKA_CLIENT = "marketpipe-kafka-client"
+
+
+def _container(doc: Doc) -> dict[str, Any]:
+    return dict(doc["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_the_kafka_listener_requires_tls_and_scram_and_authorizes(
+    by_kind: Callable[[str], dict[str, Doc]],
+) -> None:
+    (kafka,) = by_kind("Kafka").values()
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert [(x["tls"], x.get("authentication", {}).get("type")) for x in listeners] == [
+        (True, "scram-sha-512")
+    ]
+    assert kafka["spec"]["kafka"]["authorization"] == {"type": "simple"}
+    assert "userOperator" in kafka["spec"]["entityOperator"]
+    config = by_kind("ConfigMap")
+    assert config["marketpipe-config"]["data"]["MARKETPIPE_KAFKA_BOOTSTRAP"].endswith(
+        f":{listeners[0]['port']}"
+    )
+    assert config[KAFKA_CLIENT]["data"]["MARKETPIPE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config[KAFKA_CLIENT]["data"]["MARKETPIPE_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+
+
+def test_each_kafka_client_pod_authenticates_as_its_own_user(
+    main_docs: list[Doc], by_kind: Callable[[str], dict[str, Doc]]
+) -> None:
+    users = by_kind("KafkaUser")
+    refs = marketpipe_refs(main_docs)
+    ca_path = by_kind("ConfigMap")[KAFKA_CLIENT]["data"]["MARKETPIPE_KAFKA_SSL_CA_LOCATION"]
+    clients = {}
+    for doc, pod in pods(main_docs):
+        container = pod["spec"]["containers"][0]
+        name = doc["metadata"]["name"]
+        uses_kafka = container.get("args", [])[:2] in (["stream", "sink"], ["stream", "produce"])
+        env_from = {e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e}
+        if not uses_kafka:
+            # The API, the migration Job, PostgreSQL and Redis get no Kafka credentials at all.
+            assert KAFKA_CLIENT not in env_from, name
+            assert not {k for k in refs.get(name, {}) if k.startswith("MARKETPIPE_KAFKA")}, name
+            continue
+        assert KAFKA_CLIENT in env_from, name
+        user = next(e["value"] for e in container["env"] if e["name"] == "MARKETPIPE_KAFKA_USERNAME")
+        assert user in users, name
+        assert refs[name]["MARKETPIPE_KAFKA_PASSWORD"] == (user, "password"), name
+        mount = next(m for m in container["volumeMounts"] if ca_path.startswith(m["mountPath"] + "/"))
+        volume = next(v for v in pod["spec"]["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == "marketpipe-cluster-ca-cert" and mount["readOnly"], name
+        clients[name] = user
+    # Producers never share a user with each other or with the sinks; every user is used.
+    producers = [u for n, u in clients.items() if n.endswith("-producer")]
+    assert len(producers) == len(set(producers)) == 4
+    assert {u for n, u in clients.items() if n.startswith("sink-")} == {"marketpipe-sink"}
+    assert set(clients.values()) == set(users)
+
+
+def test_kafka_acls_grant_each_role_only_what_it_does(by_kind: Callable[[str], dict[str, Doc]]) -> None:
+    from marketpipe.stream import topics
+
+    users = by_kind("KafkaUser")
+    writes = {
+        "marketpipe-finnhub-producer": topics.SP500_TRADES,
+        "marketpipe-etf-producer": topics.ETF_TRADES,
+        "marketpipe-bithumb-producer": topics.BITHUMB_TICKER,
+        "marketpipe-topgainers-producer": topics.FINNHUB_TRADES,
+    }
+    for name, user in users.items():
+        acls = user["spec"]["authorization"]["acls"]
+        granted = {
+            (a["resource"]["type"], a["resource"]["name"], a["resource"].get("patternType", "literal"), op)
+            for a in acls
+            for op in a["operations"]
+        }
+        assert all(a.get("type", "allow") == "allow" for a in acls), name
+        # Nobody creates, deletes or reconfigures anything; no cluster-wide or wildcard grant.
+        assert not {g for g in granted if g[3] in {"Create", "Delete", "Alter", "AlterConfigs", "All"}}, name
+        assert not {g for g in granted if g[0] == "cluster" or g[1] == "*"}, name
+        if name in writes:
+            assert granted == {
+                ("topic", writes[name], "literal", "Write"),
+                ("topic", writes[name], "literal", "Describe"),
+            }
+        else:
+            assert name == "marketpipe-sink"
+            data = {topics.SP500_TRADES, topics.FINNHUB_TRADES, topics.BITHUMB_TICKER, topics.ETF_TRADES}
+            assert {g[1] for g in granted if g[0] == "topic" and g[3] == "Read"} == data
+            assert {g[1] for g in granted if g[3] == "Write"} == {topics.DLQ}
+            assert {g[:3] for g in granted if g[0] == "group"} == {("group", "marketpipe-sink.", "prefix")}
 
 
 def test_the_least_privilege_check_rejects_a_leaky_api(main_docs: list[Doc]) -> None:

@@ -133,7 +133,9 @@ def ping_bootstrap(bootstrap: str, timeout: float = 2.0) -> bool:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+    from marketpipe.stream.bus import admin_config
+
+    admin = AdminClient(admin_config(bootstrap, **{"log_level": 0, "socket.timeout.ms": 2000}))
     try:
         metadata = admin.list_topics(timeout=timeout)
         return bool(metadata.brokers)
@@ -584,6 +586,11 @@ def bootstrap(settings: Settings) -> str:
     """
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        raise KafkaRuntimeError(
+            f"kafka: MARKETPIPE_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} but no "
+            "MARKETPIPE_KAFKA_BOOTSTRAP: the local broker speaks PLAINTEXT; name the cluster to use"
+        )
     url = KafkaService(settings).url()
     if url is None:
         raise KafkaRuntimeError("kafka: no broker configured or running; run `marketpipe up --kafka`")

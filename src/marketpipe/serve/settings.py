@@ -16,7 +16,9 @@ READER_ROLE = "marketpipe_reader"
 class ApiSettings(BaseSettings):
     """Pacing, limits and pools of ``marketpipe serve``."""
 
-    model_config = SettingsConfigDict(env_prefix="MARKETPIPE_API_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPIPE_API_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     #: PostgreSQL URL of a ``marketpipe_reader`` login (unset: derived in embedded mode; with an
     #: external database the writers' URL is used in read-only transactions, with a warning).

@@ -19,7 +19,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from marketpipe.stream.bus import make_producer
 from marketpipe.stream.topics import DLQ
@@ -61,6 +61,17 @@ class DeadLetterQueue:
         if err is not None:
             self._failed.append(str(err))
 
+    def _produce(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, str | bytes | None]]
+    ) -> None:
+        try:
+            self.producer.produce(
+                self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
+            )
+        except KafkaException as exc:
+            self._failed = []
+            raise DeadLetterError(f"DLQ producer failed: {exc.args[0].str()}") from None
+
     def send(self, letters: list[DeadLetter], *, timeout: float = 30.0) -> None:
         """Produce ``letters`` and wait until the broker acknowledged all of them."""
         if not letters:
@@ -86,10 +97,13 @@ class DeadLetterQueue:
             if key is not None and len(key) > MAX_DLQ_KEY:
                 key = key[:MAX_DLQ_KEY]
                 headers.append(("mp-key-truncated", b"1"))
-            self.producer.produce(
-                self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
-            )
-        remaining = self.producer.flush(timeout)
+            self._produce(key, value, headers)
+        try:
+            remaining = self.producer.flush(timeout)
+        except KafkaException as exc:  # a fatal producer error (e.g. not authorized to write the DLQ)
+            self._failed = []
+            raise DeadLetterError(f"DLQ producer failed: {exc.args[0].str()}") from None
         failed, self._failed = self._failed, []
         if remaining or failed:
-            raise DeadLetterError(f"DLQ not acknowledged: {remaining} pending, {len(failed)} failed")
+            first = f": {failed[0]}" if failed else ""
+            raise DeadLetterError(f"DLQ not acknowledged: {remaining} pending, {len(failed)} failed{first}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
+from marketpipe.stream.bus import admin_config
+
 log = logging.getLogger(__name__)
 
 SP500_TRADES = "sp500-websocket-trades"
@@ -67,7 +69,7 @@ def ensure_topics(
     bootstrap: str, specs: Iterable[TopicSpec] | None = None, *, timeout: float = 30.0
 ) -> list[str]:
     """Create the missing topics (and grow under-partitioned ones); return the names created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     specs = list(specs) if specs is not None else default_specs()
     try:
         existing = admin.list_topics(timeout=timeout).topics
@@ -129,6 +131,6 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
 
 def partition_counts(bootstrap: str, names: Iterable[str], *, timeout: float = 10.0) -> dict[str, int]:
     """How many partitions each named topic has (0 = does not exist)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     topics = admin.list_topics(timeout=timeout).topics
     return {n: len(topics[n].partitions) if n in topics else 0 for n in names}

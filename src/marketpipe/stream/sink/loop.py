@@ -268,7 +268,10 @@ class Sink:
             left(),
             f"sink {self.kind.name}: closing the Kafka consumer",
         )
-        self.dlq.producer.flush(min(10.0, left()))
+        try:
+            self.dlq.producer.flush(min(10.0, left()))
+        except KafkaException as exc:  # a dead DLQ producer must not hide why the sink stopped
+            log.warning("sink %s: DLQ producer: %s", self.kind.name, exc.args[0].str())
         self.pg.close()
         self.cache.close()
         self.member.release()  # the member id is free for the next sink on this host
