@@ -144,14 +144,26 @@ def deployed(
     run_clock: bool = typer.Option(
         False, "--run-clock", help="Sandbox only: each run's engine clock starts when the run was due."
     ),
+    unpause: list[str] = typer.Option(
+        [], "--unpause", help="Unpause this DAG once it is parsed (repeat the option for more DAGs)."
+    ),
 ) -> None:
     """Run Airflow as deployed: scheduler + DAG processor + API server, LocalExecutor, metadata in
-    PostgreSQL (database ``airflow_metadata`` on marketpipe's server). Ctrl-C stops every process."""
+    PostgreSQL (database ``airflow_metadata`` on marketpipe's server). Ctrl-C stops every process.
+
+    ``<home>/deployment.env`` (mode 0600: it holds the metadata URL and the JWT secret) makes Airflow's
+    own CLI talk to this deployment: ``. <home>/deployment.env && airflow dags list``.
+    """
     import signal
     import threading
 
     from marketpipe.db.connect import with_database
-    from marketpipe.orchestration.deployed import DeployedAirflow, create_database
+    from marketpipe.orchestration.deployed import DeployedAirflow, create_database, write_env_file
+
+    known = {plan.dag_id for plan in plan_dags()}
+    unknown = [dag_id for dag_id in unpause if dag_id not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown DAG id(s): {', '.join(unknown)} (see `marketpipe airflow dags`)")
 
     settings = get_settings()
     local = _airflow(settings, home or settings.data_dir / "airflow-deployed", sandbox)
@@ -170,10 +182,17 @@ def deployed(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         airflow.start()
-        pools = airflow.cli().set_pools(pool_providers())
+        cli = airflow.cli()
+        pools = cli.set_pools(pool_providers())
+        env_file = write_env_file(cli.env(), airflow.home / "deployment.env")
         typer.echo(f"airflow home {airflow.home}; UI and API on {airflow.api_url}; logs in {airflow.log_dir}")
         typer.echo("pools: " + ", ".join(f"{name}={slots}" for name, slots in pools.items()))
-        typer.echo("DAGs start paused: `airflow dags unpause <dag_id>` (same AIRFLOW_HOME). Ctrl-C stops.")
+        typer.echo(f"Airflow's CLI on this deployment: `. {env_file} && airflow dags list`")
+        for dag_id in unpause:
+            airflow.wait_for(f"DAG {dag_id} parsed", lambda d=dag_id: airflow.dag_is_parsed(d), timeout=300)
+            cli.run("dags", "unpause", dag_id)
+            typer.echo(f"unpaused {dag_id}")
+        typer.echo("DAGs start paused: `airflow dags unpause <dag_id>` (after the line above). Ctrl-C stops.")
         while not stop.wait(2):
             airflow.check_running()
     except KeyboardInterrupt:

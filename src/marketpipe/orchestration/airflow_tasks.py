@@ -266,10 +266,25 @@ def raise_for_outcome(summary: Mapping[str, Any]) -> None:
 def _logical_date(context: Mapping[str, Any]) -> datetime | date | None:
     # Airflow 3 manual runs may have no logical date; the run's "run_after" stands in for it.
     logical = context.get("logical_date")
-    if logical is not None:
-        return logical
-    dag_run = context.get("dag_run")
-    return getattr(dag_run, "run_after", None)
+    if logical is None:
+        logical = getattr(context.get("dag_run"), "run_after", None)
+    return _plain(logical)
+
+
+def _plain(value: Any) -> Any:
+    """Airflow's pendulum instants as plain stdlib datetimes (see ``run_clock.plain_utc``)."""
+    from marketpipe.orchestration.run_clock import plain_utc
+
+    return plain_utc(value) if isinstance(value, datetime) else value
+
+
+def task_instants(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's logical date and data interval from an Airflow context, as stdlib values."""
+    return {
+        "logical_date": _logical_date(context),
+        "data_interval_start": _plain(context.get("data_interval_start")),
+        "data_interval_end": _plain(context.get("data_interval_end")),
+    }
 
 
 def run_dataset_task(dataset: str) -> dict[str, Any]:
@@ -290,9 +305,7 @@ def run_dataset_task(dataset: str) -> dict[str, Any]:
         dataset,
         settings=settings,
         options=RunOptions.from_env(clock=clock),
-        logical_date=_logical_date(context),
-        data_interval_start=context.get("data_interval_start"),
-        data_interval_end=context.get("data_interval_end"),
+        **task_instants(context),
     )
     summary = run_summary(result)
     log.info(

@@ -94,6 +94,25 @@ def sqlalchemy_url(dsn: str) -> str:
     return f"postgresql+psycopg2://{auth}@{netloc}/{dbname}" + (f"?{tail}" if tail else "")
 
 
+def write_env_file(env: dict[str, str], path: Path) -> Path:
+    """Write the ``AIRFLOW*`` variables of ``env`` as ``export`` lines a shell can source (mode 0600:
+    they hold the metadata database URL and the JWT secret). Airflow's own CLI then reaches the
+    deployment: its settings live in the environment, not in ``airflow.cfg``."""
+    import shlex
+
+    lines = [
+        f"export {name}={shlex.quote(value)}\n"
+        for name, value in sorted(env.items())
+        if name.startswith("AIRFLOW")
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# Airflow's CLI on this deployment: . this-file && airflow ...\n" + "".join(lines))
+    os.chmod(path, 0o600)
+    return path
+
+
 def create_database(admin_dsn: str, dbname: str, *, drop: bool = False) -> None:
     """Create database ``dbname`` on the server of ``admin_dsn`` (dropping it first if ``drop``)."""
     from psycopg import sql

@@ -26,6 +26,15 @@ CLOCK_ENV = "MARKETPIPE_AIRFLOW_CLOCK"
 CLOCK_MODES = ("wall", "run")
 
 
+def plain_utc(value: datetime | date) -> datetime:
+    """``value`` as a plain stdlib ``datetime`` in UTC (a date is its midnight).
+
+    Airflow hands pendulum instants; their arithmetic is not the stdlib's (a pendulum ``Duration``
+    floor-divided by a ``timedelta`` raises AttributeError in pendulum 3), so nothing of pendulum
+    goes past the task boundary."""
+    return _aware(value)
+
+
 def _aware(value: datetime | date) -> datetime:
     if not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)

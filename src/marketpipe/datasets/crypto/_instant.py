@@ -19,5 +19,8 @@ def collection_instant(ctx: _HasInterval, period: timedelta) -> datetime:
     ``period`` — never the wall clock, so a rerun or a late task of the same interval writes the same
     key. (A run without an explicit interval gets the slot of its logical instant from the engine; a
     backfill by date gets that date's midnight.)"""
-    start = ctx.data_interval_start.astimezone(UTC)
-    return _EPOCH + ((start - _EPOCH) // period) * period
+    elapsed = ctx.data_interval_start.astimezone(UTC) - _EPOCH
+    # A plain timedelta: pendulum's Duration (an Airflow instant minus a datetime) cannot be
+    # floor-divided by a timedelta (AttributeError '_to_microseconds' in pendulum 3).
+    elapsed = timedelta(days=elapsed.days, seconds=elapsed.seconds, microseconds=elapsed.microseconds)
+    return _EPOCH + (elapsed // period) * period
