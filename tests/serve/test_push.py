@@ -247,6 +247,7 @@ def test_in_sync_clients_get_the_same_bytes_and_no_compression_by_default(
     redis_client.hset("sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 1.0}))
     api = live_api(push_interval_s=0.05)
     wait_subscribed(redis_client)
+    before = _push_counts(api.http, "sp500")  # the counters are this process's (in-process servers)
 
     async def main() -> tuple[list[Any], list[bytes | str]]:
         url = f"{api.ws}/api/v1/ws/sp500"
@@ -262,6 +263,9 @@ def test_in_sync_clients_get_the_same_bytes_and_no_compression_by_default(
     assert extensions == [[], [], []]
     assert got[0] == got[1] == got[2]
     assert orjson.loads(got[0])["data"] == [{"symbol": "AAPL", "price": 2.0}]
+    # ...and they went out on the fast lane: one shared pre-built frame per push, not the ASGI path.
+    pushes, shared = (now - then for now, then in zip(_push_counts(api.http, "sp500"), before, strict=True))
+    assert pushes >= 6 and shared == pushes, (pushes, shared)
 
 
 def test_with_compression_on_pushes_are_compressed_and_still_deltas(
@@ -270,6 +274,7 @@ def test_with_compression_on_pushes_are_compressed_and_still_deltas(
     redis_client.hset("sp500_realtime_data", "AAPL", orjson.dumps({"symbol": "AAPL", "price": 1.0}))
     api = live_api(push_interval_s=0.05, ws_compression=True)
     wait_subscribed(redis_client)
+    before = _push_counts(api.http, "sp500")
 
     async def main() -> tuple[list[Any], list[dict[str, Any]]]:
         async with connect(f"{api.ws}/api/v1/ws/sp500") as ws:
@@ -286,6 +291,22 @@ def test_with_compression_on_pushes_are_compressed_and_still_deltas(
     assert got[0]["mode"] == "snapshot" and got[1]["mode"] == "delta"
     assert got[1]["data"] == [{"symbol": "MSFT", "price": 5.0}]
     assert got[2]["type"] == "heartbeat_response"
+    # A compressed socket cannot take a shared frame: these pushes took the per-client ASGI path.
+    pushes, shared = (now - then for now, then in zip(_push_counts(api.http, "sp500"), before, strict=True))
+    assert pushes >= 2 and shared == 0, (pushes, shared)
+
+
+def _push_counts(http: str, feed: str) -> tuple[float, float]:
+    """(all pushes, fast-lane pushes) of ``feed`` from the API's /metrics."""
+    pushes = shared = 0.0
+    for line in httpx.get(f"{http}/metrics").text.splitlines():
+        if f'feed="{feed}"' not in line or line.startswith("#"):
+            continue
+        if line.startswith("marketpipe_api_ws_pushes_total{"):
+            pushes += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("marketpipe_api_ws_shared_frame_pushes_total{"):
+            shared += float(line.rsplit(" ", 1)[1])
+    return pushes, shared
 
 
 def _frames(sock: socket.socket) -> Iterator[bytes]:

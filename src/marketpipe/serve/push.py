@@ -70,6 +70,13 @@ _SWEEP_S = 1.0  # how often the pacer looks for fast-lane clients stuck longer t
 _VERSION_MS_CAP = 512  # versions whose commit time is remembered (clients further behind get the oldest)
 
 PUSHES = Counter("marketpipe_api_ws_pushes_total", "Messages pushed to WebSocket clients", ["feed", "mode"])
+#: The fast lane's share of PUSHES: one pre-built frame written straight to the socket (serve/wire.py).
+#: Equal to PUSHES under uvicorn without compression; 0 when the lane is not offered (the ASGI path).
+SHARED_FRAMES = Counter(
+    "marketpipe_api_ws_shared_frame_pushes_total",
+    "Pushes written as one shared pre-built frame straight to the socket (fast lane)",
+    ["feed"],
+)
 REFRESHES = Counter("marketpipe_api_ws_refreshes_total", "Feed refreshes (coalesced sink signals)", ["feed"])
 CLIENTS = Gauge("marketpipe_api_ws_clients", "Connected WebSocket clients", ["feed"])
 DROPPED = Counter("marketpipe_api_ws_dropped_total", "WebSocket clients dropped", ["feed", "reason"])
@@ -341,6 +348,7 @@ class Hub:
         for mode, n in pushed.items():
             if n:
                 PUSHES.labels(feed, mode).inc(n)
+                SHARED_FRAMES.labels(feed).inc(n)
 
     def _push_raw(self, client: Client) -> str | None:
         """Write a fast-lane client's pending control replies and the newest data if its socket has
@@ -368,6 +376,7 @@ class Hub:
             mode = self._push_raw(client)
             if mode is not None:
                 PUSHES.labels(client.feed, mode).inc()
+                SHARED_FRAMES.labels(client.feed).inc()
 
     def _sweep(self) -> None:
         now = time.monotonic()
