@@ -1,5 +1,5 @@
 """``python -m marketpipe`` is the ``marketpipe`` command."""
 
-from marketpipe.cli import app
+from marketpipe.cli import main
 
-app()
+main()

@@ -130,3 +130,36 @@ def _mount_subcommands() -> None:
 
 
 _mount_subcommands()
+
+#: The settings models (and their environment prefixes): a validation error of one of these is the
+#: user's configuration, not a bug.
+_SETTINGS_MODELS = {
+    "Settings": "MARKETPIPE_",
+    "StreamSettings": "MARKETPIPE_STREAM_",
+    "ApiSettings": "MARKETPIPE_API_",
+}
+
+
+def main() -> None:
+    """The ``marketpipe`` command: :data:`app`, with configuration errors as one clear line (exit 2)
+    instead of a traceback. Settings errors never echo their input (``hide_input_in_errors``)."""
+    import sys
+
+    from pydantic import ValidationError
+
+    from marketpipe.stream.bus import KafkaConfigError
+
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title not in _SETTINGS_MODELS:
+            raise
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"])
+            where = (_SETTINGS_MODELS[exc.title] + where.upper()) if where else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"error: configuration: {where + ': ' if where else ''}{message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KafkaConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class StreamSettings(BaseSettings):
     """Topic layout and sink tuning."""
 
-    model_config = SettingsConfigDict(env_prefix="MARKETPIPE_STREAM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPIPE_STREAM_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     replication_factor: int = Field(default=1, ge=1, description="Replication factor of created topics.")
     #: Partition count per topic, overriding DESIGN.md §4 defaults (JSON in env: '{"bithumb-ticker": 2}').
