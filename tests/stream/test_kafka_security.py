@@ -15,14 +15,17 @@ import datetime as dt
 import ipaddress
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import yaml
@@ -427,21 +430,64 @@ def test_the_deployed_acls_refuse_what_a_role_does_not_do(secure_kafka: SecureKa
     }
 
 
+def _healthz(port: int) -> tuple[int, str]:
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    except httpx.HTTPError:
+        return 0, ""
+    return reply.status_code, reply.text
+
+
+def _wait_unhealthy(port: int, proc: subprocess.Popen[str], needle: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the process exited before /healthz said why"
+        status, text = _healthz(port)
+        if status == 503 and needle in text:
+            return text
+        time.sleep(0.3)
+    raise AssertionError(f"/healthz never reported {needle!r}: {_healthz(port)}")
+
+
 def test_a_wrong_password_fails_clearly_and_never_shows_a_password(
-    secure_kafka: SecureKafka, sandbox: Any, tmp_path: Path
+    secure_kafka: SecureKafka, sandbox: Any, pg_dsn: str, redis_url: str, tmp_path: Path
 ) -> None:
     wrong = "Wr0ng-" + secrets.token_urlsafe(12)
-    done = _run(
-        ["stream", "produce", "bithumb", "--markets", "KRW-BTC", "--interval", "0.5", "--max-seconds", "3"],
-        _env(sandbox, tmp_path, **secure_kafka.settings("marketpipe-bithumb-producer", password=wrong)),
-        tmp_path,
+    producer_port, sink_port = free_port(), free_port()
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "marketpipe", "stream", "produce", "bithumb", "--markets", "KRW-BTC",
+         "--interval", "0.5", "--max-seconds", "6", "--metrics-port", str(producer_port)],
+        env=_env(sandbox, tmp_path, **secure_kafka.settings("marketpipe-bithumb-producer", password=wrong)),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    out = done.stdout + done.stderr
-    assert done.returncode == 1, out[-3000:]
-    assert "messages were not delivered to Kafka" in done.stderr
-    assert "Authentication failed" in out or "SASL authentication error" in out, out[-3000:]
-    assert wrong not in out
-    assert secure_kafka.passwords["marketpipe-bithumb-producer"] not in out
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "marketpipe", "stream", "sink", "crypto", "--no-create-topics",
+         "--metrics-port", str(sink_port), "--group", "marketpipe-sink.crypto-wrong"],
+        env=_env(sandbox, tmp_path, MARKETPIPE_DATABASE_URL=pg_dsn, MARKETPIPE_REDIS_URL=redis_url,
+                 **secure_kafka.settings("marketpipe-sink", password=wrong)),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # Both keep running (librdkafka retries), but neither looks ready: /healthz says why at once.
+        for port, proc, needle in ((producer_port, producer, "kafka authentication failed"),
+                                   (sink_port, sink, "Kafka authentication failed")):  # fmt: skip
+            text = _wait_unhealthy(port, proc, needle)
+            assert wrong not in text and "SASL authentication error" in text, text
+        sink.send_signal(signal.SIGTERM)
+        sink_out, sink_err = sink.communicate(timeout=60)
+        out, err = producer.communicate(timeout=120)
+    finally:
+        for proc in (producer, sink):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=30)
+    assert producer.returncode == 1, (out + err)[-3000:]
+    assert "messages were not delivered to Kafka" in err
+    everything = out + err + sink_out + sink_err
+    assert "SASL authentication error" in everything, everything[-3000:]
+    assert wrong not in everything
+    assert secure_kafka.passwords["marketpipe-bithumb-producer"] not in everything
+    assert secure_kafka.passwords["marketpipe-sink"] not in everything
     # A PLAINTEXT client on the TLS + SCRAM port gets no metadata at all.
     plain = AdminClient(
         {"bootstrap.servers": secure_kafka.bootstrap, "socket.timeout.ms": 2000, "log_level": 0}

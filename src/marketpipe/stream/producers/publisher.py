@@ -45,6 +45,8 @@ class KafkaPublisher:
         self.stats = stats
         self.stall_s = stall_s
         self._fatal: KafkaError | None = None
+        #: The last SASL authentication failure, until a message is delivered again.
+        self._auth_error: KafkaError | None = None
         self._logged_failures = 0
         # Shared settings (idempotence, acks=all, lz4, linger) come from the bus module.
         overrides = {"client.id": client_id, "error_cb": self._on_error, **(config or {})}
@@ -64,6 +66,7 @@ class KafkaPublisher:
         if err is None:
             self.stats.add("delivered")
             self._last_delivery = time.monotonic()
+            self._auth_error = None
             return
         self.stats.add("delivery_failed")
         self._logged_failures += 1
@@ -85,12 +88,16 @@ class KafkaPublisher:
             self._fatal = err
             log.error(logfmt({"event": "producer.kafka_fatal", "error": err.str()}))
         else:
+            if err.code() == KafkaError._AUTHENTICATION:
+                self._auth_error = err  # librdkafka keeps retrying; /healthz says so at once
             log.warning(logfmt({"event": "producer.kafka_error", "error": err.str()}))
 
     def health(self) -> str | None:
         """None while the producer can deliver; else why not (for ``/healthz``)."""
         if self._fatal is not None:
             return f"kafka producer failed fatally: {self._fatal.str()}"
+        if self._auth_error is not None:
+            return f"kafka authentication failed: {self._auth_error.str()}"
         if self._stop.is_set():
             return "closed"
         waiting = time.monotonic() - self._last_delivery

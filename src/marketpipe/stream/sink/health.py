@@ -1,7 +1,8 @@
 """The sink's ``/healthz`` answer: what the Kubernetes probes see.
 
 Healthy (None) while the consume loop comes round; otherwise why not: a fatal Kafka consumer error
-(fenced by another member with our static id…), a failed stage, stopping, not started yet, or a
+(fenced by another member with our static id…), a failed SASL authentication (librdkafka retries it
+for ever; the pod must not look ready meanwhile), a failed stage, stopping, not started yet, or a
 loop that has not run for :data:`STALL_S` seconds.
 """
 
@@ -25,6 +26,8 @@ class Health:
         self._stages_ok = stages_ok  # raises SinkError when a stage failed
         self._stopping = stopping
         self.fatal_error: KafkaError | None = None
+        #: The last SASL authentication failure, until the group assigns partitions or data arrives.
+        self.auth_error: KafkaError | None = None
         self.last_loop: float | None = None
 
     def beat(self) -> None:
@@ -35,6 +38,8 @@ class Health:
         """None while consuming normally, else why not."""
         if self.fatal_error is not None:
             return f"fatal Kafka consumer error: {self.fatal_error.str()}"
+        if self.auth_error is not None:
+            return f"Kafka authentication failed: {self.auth_error.str()}"
         try:
             self._stages_ok()
         except SinkError as exc:

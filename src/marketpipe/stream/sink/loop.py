@@ -118,6 +118,8 @@ class Sink:
         if err.fatal():
             self._dead = self._dead or err
         else:
+            if err.code() == KafkaError._AUTHENTICATION:
+                self.health_state.auth_error = err
             log.warning("sink %s: Kafka: %s", self.kind.name, err.str())
 
     def _fatal_in_batch(self, err: KafkaError) -> None:
@@ -279,6 +281,7 @@ class Sink:
     # -- assignment ---------------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.health_state.auth_error = None  # joining the group took a successful authentication
         if self._stages is not None:
             self._stages.drain()  # stored offsets must include every batch already handed over
         stored = self.pg.stored_offsets()
