@@ -131,14 +131,6 @@ def _mount_subcommands() -> None:
 
 _mount_subcommands()
 
-#: The settings models (and their environment prefixes): a validation error of one of these is the
-#: user's configuration, not a bug.
-_SETTINGS_MODELS = {
-    "Settings": "MARKETPIPE_",
-    "StreamSettings": "MARKETPIPE_STREAM_",
-    "ApiSettings": "MARKETPIPE_API_",
-}
-
 
 def main() -> None:
     """The ``marketpipe`` command: :data:`app`, with configuration errors as one clear line (exit 2)
@@ -152,11 +144,18 @@ def main() -> None:
     try:
         app()
     except ValidationError as exc:
-        if exc.title not in _SETTINGS_MODELS:
+        # A validation error of a settings model is the user's configuration, not a bug. (Imported
+        # here: the API's settings module loads the whole API.)
+        from marketpipe.serve.settings import ApiSettings
+        from marketpipe.stream.settings import StreamSettings
+
+        models = (Settings, StreamSettings, ApiSettings)
+        prefixes = {model.__name__: model.model_config.get("env_prefix", "") for model in models}
+        if exc.title not in prefixes:
             raise
         for error in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(part) for part in error["loc"])
-            where = (_SETTINGS_MODELS[exc.title] + where.upper()) if where else ""
+            where = (prefixes[exc.title] + where.upper()) if where else ""
             message = str(error["msg"]).removeprefix("Value error, ")
             print(f"error: configuration: {where + ': ' if where else ''}{message}", file=sys.stderr)
         raise SystemExit(2) from None

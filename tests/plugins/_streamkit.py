@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import httpx
 import orjson
 import psycopg
 import redis
@@ -87,3 +88,13 @@ def assert_redis_latest(
     for symbol, ts in newest.items():
         assert orjson.loads(client.get(f"{latest_prefix}{symbol}") or b"{}").get("timestamp") == ts, symbol
         assert orjson.loads(client.hget(hash_key, symbol) or b"{}").get("timestamp") == ts, symbol
+
+
+def healthz(port: int) -> tuple[int, str]:
+    """``GET /healthz`` of a producer's or sink's metrics port: (status, body); (0, "") while it does
+    not answer."""
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    except httpx.TransportError:
+        return 0, ""
+    return reply.status_code, reply.text

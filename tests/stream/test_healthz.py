@@ -15,20 +15,13 @@ from marketpipe.stream.producers.publisher import KafkaPublisher
 from marketpipe.stream.producers.stats import ProducerStats, serve_metrics
 from marketpipe.stream.settings import StreamSettings
 from marketpipe.stream.sink import Sink, SinkError
+from plugins._streamkit import healthz
 
 
 def _port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _health(port: int) -> tuple[int, str]:
-    try:
-        r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-    except httpx.TransportError:
-        return 0, ""
-    return r.status_code, r.text
 
 
 def _wait(what: str, condition: Callable[[], bool], timeout: float = 90) -> None:
@@ -62,23 +55,23 @@ def test_sink_healthz_is_200_while_consuming_and_503_once_fenced(
 
     first = threading.Thread(target=run, args=(sinks[0],), daemon=True)
     first.start()
-    _wait("sink 0 healthy", lambda: _health(ports[0]) == (200, "ok\n"))
+    _wait("sink 0 healthy", lambda: healthz(ports[0]) == (200, "ok\n"))
     assert "marketpipe_sink_messages_in_total" in httpx.get(f"http://127.0.0.1:{ports[0]}/metrics").text
     second = threading.Thread(target=run, args=(sinks[1],), daemon=True)
     second.start()
     try:
         _wait("one sink fenced", lambda: not first.is_alive() or not second.is_alive(), timeout=120)
         fenced = 0 if not first.is_alive() else 1
-        code, text = _health(ports[fenced])
+        code, text = healthz(ports[fenced])
         assert code == 503 and "fatal Kafka consumer error" in text
         assert errors and "fenced" in str(errors[0]).lower()
-        _wait("the other sink healthy", lambda: _health(ports[1 - fenced])[0] == 200)
+        _wait("the other sink healthy", lambda: healthz(ports[1 - fenced])[0] == 200)
     finally:
         for sink in sinks:
             sink.stop()
         first.join(30)
         second.join(30)
-    assert _health(ports[1 - fenced])[0] == 503  # stopped
+    assert healthz(ports[1 - fenced])[0] == 503  # stopped
 
 
 def test_producer_healthz_fails_when_nothing_is_delivered(
@@ -92,10 +85,10 @@ def test_producer_healthz_fails_when_nothing_is_delivered(
         try:
             publisher.publish(topic, "K", b"{}")
             time.sleep(4)
-            code, text = _health(port)
+            code, text = healthz(port)
             assert code == expected, text
             if expected == 503:
                 assert "1 messages pending, nothing delivered" in text
         finally:
             publisher.close(timeout=1 if expected == 503 else 30)
-        assert _health(port)[0] == 503  # closed
+        assert healthz(port)[0] == 503  # closed

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import yaml
@@ -52,6 +51,7 @@ from marketpipe.runtime.kafka import ApacheKafkaBroker, KafkaRuntimeError, free_
 from marketpipe.stream import topics
 from marketpipe.stream.bus import client_security
 from plugins._producerkit import read_topic
+from plugins._streamkit import healthz
 from plugins.kafka import _warm_up_idempotence
 
 REPO = Path(__file__).resolve().parents[2]
@@ -430,23 +430,15 @@ def test_the_deployed_acls_refuse_what_a_role_does_not_do(secure_kafka: SecureKa
     }
 
 
-def _healthz(port: int) -> tuple[int, str]:
-    try:
-        reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-    except httpx.HTTPError:
-        return 0, ""
-    return reply.status_code, reply.text
-
-
 def _wait_unhealthy(port: int, proc: subprocess.Popen[str], needle: str) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the process exited before /healthz said why"
-        status, text = _healthz(port)
+        status, text = healthz(port)
         if status == 503 and needle in text:
             return text
         time.sleep(0.3)
-    raise AssertionError(f"/healthz never reported {needle!r}: {_healthz(port)}")
+    raise AssertionError(f"/healthz never reported {needle!r}: {healthz(port)}")
 
 
 def test_a_wrong_password_fails_clearly_and_never_shows_a_password(
