@@ -32,10 +32,6 @@ def plain_utc(value: datetime | date) -> datetime:
     Airflow hands pendulum instants; their arithmetic is not the stdlib's (a pendulum ``Duration``
     floor-divided by a ``timedelta`` raises AttributeError in pendulum 3), so nothing of pendulum
     goes past the task boundary."""
-    return _aware(value)
-
-
-def _aware(value: datetime | date) -> datetime:
     if not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     moment = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -49,9 +45,9 @@ def run_due_at(context: Mapping[str, object]) -> datetime | None:
     for name in ("data_interval_end", "logical_date"):
         value = context.get(name)
         if isinstance(value, date):
-            return _aware(value)
+            return plain_utc(value)
     run_after = getattr(context.get("dag_run"), "run_after", None)
-    return _aware(run_after) if isinstance(run_after, date) else None
+    return plain_utc(run_after) if isinstance(run_after, date) else None
 
 
 def task_clock(

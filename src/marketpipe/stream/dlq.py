@@ -61,44 +61,35 @@ class DeadLetterQueue:
         if err is not None:
             self._failed.append(str(err))
 
-    def _produce(
-        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, str | bytes | None]]
-    ) -> None:
-        try:
-            self.producer.produce(
-                self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
-            )
-        except KafkaException as exc:
-            self._failed = []
-            raise DeadLetterError(f"DLQ producer failed: {exc.args[0].str()}") from None
-
     def send(self, letters: list[DeadLetter], *, timeout: float = 30.0) -> None:
         """Produce ``letters`` and wait until the broker acknowledged all of them."""
         if not letters:
             return
         now = str(int(time.time() * 1000)).encode()
-        for letter in letters:
-            headers: list[tuple[str, str | bytes | None]] = [
-                ("mp-reason", letter.reason.encode()),
-                ("mp-error-class", letter.error_class.encode()),
-                ("mp-stage", letter.stage.encode()),
-                ("mp-topic", letter.topic.encode()),
-                ("mp-partition", str(letter.partition).encode()),
-                ("mp-offset", str(letter.offset).encode()),
-                ("mp-group", self.group.encode()),
-                ("mp-ts", now),
-                ("mp-original-size", str(len(letter.value or b"")).encode()),
-                ("mp-sha256", hashlib.sha256(letter.value or b"").hexdigest().encode()),
-            ]
-            value, key = letter.value, letter.key
-            if value is not None and len(value) > MAX_DLQ_VALUE:
-                value = value[:MAX_DLQ_VALUE]
-                headers.append(("mp-truncated", b"1"))
-            if key is not None and len(key) > MAX_DLQ_KEY:
-                key = key[:MAX_DLQ_KEY]
-                headers.append(("mp-key-truncated", b"1"))
-            self._produce(key, value, headers)
         try:
+            for letter in letters:
+                headers: list[tuple[str, str | bytes | None]] = [
+                    ("mp-reason", letter.reason.encode()),
+                    ("mp-error-class", letter.error_class.encode()),
+                    ("mp-stage", letter.stage.encode()),
+                    ("mp-topic", letter.topic.encode()),
+                    ("mp-partition", str(letter.partition).encode()),
+                    ("mp-offset", str(letter.offset).encode()),
+                    ("mp-group", self.group.encode()),
+                    ("mp-ts", now),
+                    ("mp-original-size", str(len(letter.value or b"")).encode()),
+                    ("mp-sha256", hashlib.sha256(letter.value or b"").hexdigest().encode()),
+                ]
+                value, key = letter.value, letter.key
+                if value is not None and len(value) > MAX_DLQ_VALUE:
+                    value = value[:MAX_DLQ_VALUE]
+                    headers.append(("mp-truncated", b"1"))
+                if key is not None and len(key) > MAX_DLQ_KEY:
+                    key = key[:MAX_DLQ_KEY]
+                    headers.append(("mp-key-truncated", b"1"))
+                self.producer.produce(
+                    self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery
+                )
             remaining = self.producer.flush(timeout)
         except KafkaException as exc:  # a fatal producer error (e.g. not authorized to write the DLQ)
             self._failed = []

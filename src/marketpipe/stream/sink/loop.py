@@ -228,6 +228,7 @@ class Sink:
                     break
                 self._flush_kafka_commits()
                 if batch is not None:
+                    self.health_state.auth_error = None  # data arrived: authenticated again
                     if self.first_batch_at is None:
                         self.first_batch_at = time.perf_counter()
                     stages.pg.submit(lambda b=batch: self._flush(b))  # type: ignore[misc]
